@@ -1,0 +1,100 @@
+"""Stage 6: soft inpainting that keeps the skin's own texture.
+
+A non-learned form of RetouchFormer's selective attention: a treated pixel
+draws its *tone* only from normal skin (pixels weighted by ``normal_w``), while
+its *texture* (pores, grain, camera noise) is its own, attenuated only where it
+is stronger than the texture of the surrounding normal skin (a whitehead's
+glint, the rim of a papule). Concretely, with ``G_s`` a Gaussian of the
+instance's texture scale:
+
+``low = G_s(I)``, ``high = I - low``
+``low_fill = push_pull(low, normal_w)`` (tone from normal skin only, every scale)
+``gain = sqrt(min(1, E_normal / E_local))`` with ``E`` the local energy of ``high``
+``target = low_fill + gain * high``; ``out = I + alpha * (target - I)``
+
+Because the fill replaces only the frequencies a blemish lives in and keeps the
+pixel's own high frequencies, there is no blur blob, no cloned patch and no
+seam: ``alpha`` is feathered, and where it is 0 the pixel is untouched.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+
+def _gauss(x: np.ndarray, sigma: float) -> np.ndarray:
+    return cv2.GaussianBlur(x, (0, 0), max(0.3, float(sigma)), borderType=cv2.BORDER_REFLECT)
+
+
+def push_pull(values: np.ndarray, weights: np.ndarray, *, gain: float = 6.0) -> np.ndarray:
+    """Fill low-weight pixels of ``values`` from high-weight ones, at every scale.
+
+    Args:
+        values: ``(H, W[, C]) float32``.
+        weights: ``(H, W) float32`` in ``[0, 1]``; 0 = unknown (to fill), 1 = known.
+        gain: how fast a level trusts its own data as its weight grows.
+
+    Returns:
+        ``(H, W[, C]) float32``: ``values`` where the weight is high, a smooth
+        interpolation of the known pixels where it is low (a hole of radius r is
+        filled from the ring of known pixels around it, as in a membrane).
+    """
+    vals = values.astype(np.float32)
+    w = weights.astype(np.float32)
+    chan = vals.ndim == 3
+    pyr: list[tuple[np.ndarray, np.ndarray]] = []
+    vw = vals * (w[..., None] if chan else w)
+    while min(w.shape[:2]) > 3:
+        pyr.append((vw, w))
+        vw, w = cv2.pyrDown(vw), cv2.pyrDown(w)
+    den = np.maximum(w, 1e-6)
+    est = vw / (den[..., None] if chan else den)
+    if not np.any(w > 1e-4):
+        return vals
+    # Coarsest level: fill remaining zeros with the weighted mean.
+    if np.any(w <= 1e-4):
+        mean = (vw.reshape(-1, vals.shape[2]) if chan else vw.ravel()).sum(0) / max(w.sum(), 1e-6)
+        hole = w <= 1e-4
+        est[hole] = mean
+    for vw_l, w_l in reversed(pyr):
+        h, wd = w_l.shape[:2]
+        up = cv2.pyrUp(est, dstsize=(wd, h))
+        conf = np.clip(w_l * gain, 0, 1)
+        den = np.maximum(w_l, 1e-6)
+        own = vw_l / (den[..., None] if chan else den)
+        if chan:
+            conf = conf[..., None]
+        est = conf * own + (1 - conf) * up
+    return est
+
+
+def fill_patch(
+    patch: np.ndarray, alpha: np.ndarray, normal_w: np.ndarray, texture_sigma: float,
+    *, max_delta: float = 1.0,
+) -> np.ndarray:
+    """Soft-inpaint one patch.
+
+    Args:
+        patch: ``(h, w, 3) float32`` RGB in ``[0, 1]``, image pixels.
+        alpha: ``(h, w) float32`` in ``[0, 1]``: how much each pixel is replaced.
+        normal_w: ``(h, w) float32`` in ``[0, 1]``: weight of each pixel as a source
+            of normal skin (0 inside any imperfection and off the skin).
+        texture_sigma: Gaussian scale (image px) separating texture (kept) from
+            tone (filled from normal skin).
+        max_delta: per-channel bound on the change, in ``[0, 1]`` units.
+
+    Returns:
+        ``(h, w, 3) float32``: the patch with treated pixels filled; equal to
+        ``patch`` where ``alpha == 0``.
+    """
+    src_w = normal_w * (1.0 - np.clip(alpha * 2.0, 0, 1))
+    low = _gauss(patch, texture_sigma)
+    high = patch - low
+    low_fill = push_pull(low, src_w)
+    e_loc = _gauss((high**2).sum(axis=2), 1.5 * texture_sigma + 0.5)
+    e_norm = push_pull(e_loc, src_w)
+    gain = np.sqrt(np.clip(e_norm / np.maximum(e_loc, 1e-8), 0.0, 1.0))
+    target = low_fill + high * gain[..., None]
+    delta = np.clip(target - patch, -max_delta, max_delta)
+    return patch + alpha[..., None] * delta

@@ -1,0 +1,427 @@
+"""Stage 5: localize imperfections in the canonical crop.
+
+The idea follows RetouchFormer's *reconstruction-oriented* localization
+without a network: estimate what this face's *normal* skin looks like at every
+pixel (a robust, outlier-rejecting normalized convolution of the skin in CIE
+Lab) and find where the photo departs from it:
+
+* spots (acne, red spots, dark spots, moles, freckles): compact blobs whose
+  redness (Lab ``a``) or darkness (``L``) departs from the normal skin by more
+  than a noise-relative threshold, at sizes relative to the face;
+* wrinkles / fine lines: elongated dark valleys (Hessian ridge filter);
+* under-eye darkness: the under-eye regions darker than the cheek below;
+* shine: broad bright, desaturated highlights on skin.
+
+All thresholds are relative to the face size (``u = 0.55 * crop size``, about
+the face width) and to this face's own skin noise, so they hold across
+resolutions, skin tones, lighting and makeup.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from .types import IMPERFECTION_TYPES, FaceRegions
+
+#: Types found as compact blobs.
+SPOT_TYPES = ("acne", "red_spot", "dark_spot", "mole", "freckle")
+
+
+@dataclass(frozen=True)
+class CropInstance:
+    """One imperfection instance in canonical-crop coordinates.
+
+    Attributes:
+        type: an entry of :data:`~retouch.types.IMPERFECTION_TYPES`.
+        center_xy: centre ``(x, y)`` in crop pixels.
+        radius: equivalent radius in crop pixels.
+        bbox_xywh: integer box in crop pixels.
+        score: visibility in ``[0, 1]``.
+        alpha: ``(h, w) float32`` soft treatment footprint inside ``bbox_xywh``
+            of the *support* box (see ``support_xywh``) in ``[0, 1]``.
+        support_xywh: crop box that ``alpha`` covers (the bbox grown by the
+            feather margin).
+        texture_sigma: scale (crop px) below which the pixel's own texture is
+            kept when this instance is filled.
+        max_delta: largest change a fill may make to a pixel, in RGB ``[0, 1]``
+            units (about 1.5x the measured contrast): a guard against filling
+            a misdetection with far-away tone.
+        region: named region containing the centre.
+    """
+
+    type: str
+    center_xy: tuple[float, float]
+    radius: float
+    bbox_xywh: tuple[int, int, int, int]
+    score: float
+    alpha: np.ndarray
+    support_xywh: tuple[int, int, int, int]
+    texture_sigma: float
+    region: str = "skin"
+    max_delta: float = 1.0
+
+
+@dataclass(frozen=True)
+class Localization:
+    """Everything the localizer found on one face, in crop coordinates.
+
+    Attributes:
+        maps: type -> ``(S, S) float32`` soft map in ``[0, 1]`` for every type of
+            :data:`~retouch.types.IMPERFECTION_TYPES`.
+        instances: the instances, all types.
+        normal_skin: ``(S, S) float32`` in ``[0, 1]``: weight of each pixel as a
+            *source* of normal skin (skin that is not any imperfection).
+        face_size: ``u`` in crop pixels (about the face width).
+    """
+
+    maps: dict[str, np.ndarray]
+    instances: list[CropInstance]
+    normal_skin: np.ndarray
+    face_size: float
+
+
+def _gauss(x: np.ndarray, sigma: float) -> np.ndarray:
+    return cv2.GaussianBlur(x, (0, 0), max(0.3, float(sigma)), borderType=cv2.BORDER_REFLECT)
+
+
+def normalized_blur(x: np.ndarray, w: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian normalized convolution ``G*(x w) / G*w`` (``x`` (H, W[, C]), ``w`` (H, W)).
+
+    Large ``sigma`` is computed on a reduced grid (the result is smooth anyway).
+    """
+    xw = x * (w[..., None] if x.ndim == 3 else w)
+    f = int(sigma // 3)
+    if f >= 2:
+        h, wd = w.shape
+        sz = (max(1, wd // f), max(1, h // f))
+        num = _gauss(cv2.resize(xw, sz, interpolation=cv2.INTER_AREA), sigma / f)
+        den = _gauss(cv2.resize(w, sz, interpolation=cv2.INTER_AREA), sigma / f)
+        num = cv2.resize(num, (wd, h), interpolation=cv2.INTER_LINEAR)
+        den = cv2.resize(den, (wd, h), interpolation=cv2.INTER_LINEAR)
+    else:
+        num, den = _gauss(xw, sigma), _gauss(w, sigma)
+    den = np.maximum(den, 1e-6)
+    return num / (den[..., None] if x.ndim == 3 else den)
+
+
+def _mad_sigma(v: np.ndarray) -> float:
+    if v.size == 0:
+        return 1.0
+    med = np.median(v)
+    return float(1.4826 * np.median(np.abs(v - med)))
+
+
+def _taper(mask: np.ndarray, sigma: float) -> np.ndarray:
+    """A bool mask grown by ``2 sigma`` and feathered to 0 before the box edge."""
+    m = mask.astype(np.float32)
+    k = int(2 * round(2 * sigma) + 1)
+    m = cv2.dilate(m, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
+    m = _gauss(m, sigma)
+    # Force zero on the outermost ring so nothing is cut by the box.
+    m[[0, -1], :] = 0
+    m[:, [0, -1]] = 0
+    return np.clip(m, 0, 1)
+
+
+def _one_sided_sigma(v: np.ndarray, *, positive: bool) -> float:
+    """Noise scale from one side of a zero-centred residual (robust to one-sided outliers)."""
+    side = v[v > 0] if positive else -v[v < 0]
+    if side.size < 10:
+        return 1.0
+    return float(1.4826 * np.median(side))
+
+
+def _region_at(regions: FaceRegions, x: float, y: float) -> str:
+    xi, yi = int(round(x)), int(round(y))
+    for name in ("forehead", "left_cheek", "right_cheek", "nose", "chin",
+                 "left_under_eye", "right_under_eye", "neck"):
+        m = regions.masks.get(name)
+        if m is not None and 0 <= yi < m.shape[0] and 0 <= xi < m.shape[1] and m[yi, xi] > 0.5:
+            return name
+    return "skin"
+
+
+def localize_imperfections(
+    crop: np.ndarray, lab: np.ndarray, regions: FaceRegions, *, sensitivity: float = 0.5
+) -> Localization:
+    """Find imperfections of one face.
+
+    Args:
+        crop: ``(S, S, 3) float32`` RGB in ``[0, 1]``.
+        lab: ``(S, S, 3) float32`` Lab of ``crop`` (``cv2.COLOR_RGB2Lab``).
+        regions: the parsed regions of the same crop.
+        sensitivity: ``[0, 1]``; higher finds fainter spots (0.5 = default).
+
+    Returns:
+        A :class:`Localization`.
+    """
+    if not 0.0 <= sensitivity <= 1.0:
+        raise ValueError(f"`sensitivity` must be in [0, 1]; got {sensitivity}")
+    S = crop.shape[0]
+    u = 0.55 * S
+    skin = regions.masks["skin"]
+    skin_b = skin > 0.5
+    L = lab[..., 0]
+
+    # 1. Suppress pores and noise; estimate normal skin by robust normalized convolution.
+    sig_s = max(0.6, 0.0016 * u)
+    sm = _gauss(lab, sig_s)
+    sig_bg = 0.045 * u
+    w = skin.copy()
+    bg = normalized_blur(sm, w, sig_bg)
+    for _ in range(2):
+        dev = np.abs(sm[..., 0] - bg[..., 0]) + 1.5 * np.abs(sm[..., 1] - bg[..., 1])
+        s_dev = max(1.0, _mad_sigma(dev[skin_b]))
+        w = skin * np.exp(-((dev / (2.5 * s_dev)) ** 2))
+        bg = normalized_blur(sm, w, sig_bg)
+    # A second, tighter surround: a spot departs from both, slow shading from the
+    # wide one only. Taking the smaller departure suppresses shading gradients.
+    bg_near = normalized_blur(sm, w, 0.018 * u)
+    dL_far, dL_near = sm[..., 0] - bg[..., 0], sm[..., 0] - bg_near[..., 0]
+    da_far, da_near = sm[..., 1] - bg[..., 1], sm[..., 1] - bg_near[..., 1]
+    dL = np.where(dL_far * dL_near > 0, np.sign(dL_far) * np.minimum(np.abs(dL_far),
+                                                                      np.abs(dL_near)), 0.0)
+    da = np.where(da_far * da_near > 0, np.sign(da_far) * np.minimum(np.abs(da_far),
+                                                                      np.abs(da_near)), 0.0)
+    inner = cv2.erode(skin_b.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    # Noise from the side blemishes do not populate (brighter / less red).
+    s_L = max(0.7, _one_sided_sigma(dL[inner], positive=True))
+    s_a = max(0.45, _one_sided_sigma(da[inner], positive=False))
+
+    # 2. Spot candidates: multi-level thresholding of the noise-relative contrast.
+    #    A component small enough to be a spot is accepted at the lowest level where
+    #    it stands alone; a cluster (dense acne) splits at higher levels.
+    k_hi = 4.2 - 2.0 * sensitivity  # 3.2 at default
+    D = np.maximum(0.0, -dL)
+    R = np.maximum(0.0, da)
+    z = np.maximum(D / s_L, R / s_a)
+    strong = ((max(k_hi * s_L, 2.2) < D) | (max(k_hi * s_a, 1.6) < R)) & inner
+    r_min, r_max = 0.0022 * u, 0.03 * u
+    dist_edge = cv2.distanceTransform(skin_b.astype(np.uint8), cv2.DIST_L2, 3)
+    remaining = (z > 0.55 * k_hi) & inner
+    acc = np.zeros(z.shape, np.int32)  # accepted component id per pixel (0 = none)
+    cand: list[dict] = []
+    for level in (0.55, 1.0, 1.5, 2.2, 3.2, 4.5):
+        mask = remaining & (z > level * k_hi)
+        n, lbl, stats, cents = cv2.connectedComponentsWithStats(mask.astype(np.uint8),
+                                                                connectivity=8)
+        if n <= 1:
+            break
+        has_seed = np.zeros(n, bool)
+        has_seed[np.unique(lbl[strong & mask])] = True
+        for i in np.nonzero(has_seed)[0]:
+            if i == 0:
+                continue
+            x, y, bw, bh, area = (int(v) for v in stats[i])
+            r = float(np.sqrt(area / np.pi))
+            if r > r_max or max(bw, bh) > 3.2 * r_max:
+                continue  # too big at this level: try to split it at the next
+            sl = (slice(y, y + bh), slice(x, x + bw))
+            m = lbl[sl] == i
+            remaining[sl][m] = False
+            d_pk, r_pk = float(D[sl][m].max()), float(R[sl][m].max())
+            if r < r_min and max(d_pk / s_L, r_pk / s_a) < 2.0 * k_hi:
+                continue
+            if float(np.mean(dist_edge[sl][m] < 1.5)) > 0.25:
+                continue  # hugging a skin border: eyelid, nostril, hairline, lip
+            yy, xx = np.nonzero(m)
+            if len(xx) >= 3:
+                cov = np.cov(np.vstack([xx, yy]).astype(np.float64)) + np.eye(2) * 0.25
+                ev = np.linalg.eigvalsh(cov)
+                elong = float(np.sqrt(ev[1] / max(ev[0], 1e-6)))
+            else:
+                elong = 1.0
+            cid = len(cand) + 1
+            acc[sl][m] = cid
+            cand.append(dict(i=cid, x=x, y=y, w=bw, h=bh, r=r, cx=float(cents[i][0]),
+                             cy=float(cents[i][1]), d=d_pk, red=r_pk, elong=elong,
+                             lstd=float(np.std(L[sl][m])) if area > 3 else 0.0,
+                             z=max(d_pk / s_L, r_pk / s_a)))
+    lbl = acc
+
+    # 3. Classify.
+    dark_xy = np.array([(c["cx"], c["cy"]) for c in cand if c["red"] < 0.5 * c["d"] + 1.0]
+                       or np.zeros((0, 2)))
+    instances: list[CropInstance] = []
+    maps = {t: np.zeros((S, S), np.float32) for t in IMPERFECTION_TYPES}
+    # Spots are not looked for where 3-D shading dominates: beside the eyes and in the
+    # nose's side walls and nostril shadows.
+    shade = cv2.dilate((regions.masks["eyes"] > 0.5).astype(np.uint8),
+                       cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (int(0.06 * u) | 1,) * 2)) > 0
+    nose_m = regions.masks["nose"] > 0.5
+    for c in cand:
+        r_rel = c["r"] / u
+        if c["elong"] > 3.5 and max(c["w"], c["h"]) > 0.035 * u:
+            continue  # a line, handled by the wrinkle map
+        is_red = c["red"] >= 1.6 and c["red"] >= 0.35 * c["d"]
+        cxi, cyi = int(round(c["cx"])), int(round(c["cy"]))
+        if shade[cyi, cxi] or (not is_red and (c["elong"] > 2.2 or nose_m[cyi, cxi])):
+            continue  # beside the eye, or elongated / nose darkness: shading, not a spot
+        if is_red:
+            raised = c["lstd"] > 2.2 * s_L
+            typ = "acne" if (r_rel < 0.011 or raised) else "red_spot"
+        else:
+            if c["d"] > 26.0 or (c["d"] > 16.0 and c["d"] / s_L > 12.0 and r_rel > 0.004):
+                typ = "mole"
+            else:
+                neigh = 0
+                if len(dark_xy):
+                    dd = np.hypot(dark_xy[:, 0] - c["cx"], dark_xy[:, 1] - c["cy"])
+                    neigh = int(np.sum((dd > 0) & (dd < 0.09 * u)))
+                typ = "freckle" if (r_rel < 0.009 and neigh >= 5 and c["d"] < 14.0) else "dark_spot"
+        score = float(np.clip(1.0 - np.exp(-(c["z"] - 0.8 * k_hi) / 3.0), 0.05, 1.0))
+        # Footprint: the component grown over its falloff, feathered.
+        grow = max(1.5, 0.9 * c["r"])
+        pad = int(np.ceil(grow + 3 * max(0.8, 0.35 * c["r"]))) + 1
+        x0, y0 = max(0, c["x"] - pad), max(0, c["y"] - pad)
+        x1, y1 = min(S, c["x"] + c["w"] + pad), min(S, c["y"] + c["h"] + pad)
+        m = (lbl[y0:y1, x0:x1] == c["i"]).astype(np.uint8)
+        k = int(2 * round(grow) + 1)
+        m = cv2.dilate(m, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
+        a = _gauss(m.astype(np.float32), max(0.8, 0.35 * c["r"]))
+        a = np.clip(a * 1.6, 0, 1) * np.clip(skin[y0:y1, x0:x1] * 1.5, 0, 1)
+        inst = CropInstance(
+            type=typ, center_xy=(c["cx"], c["cy"]), radius=c["r"],
+            bbox_xywh=(int(c["x"]), int(c["y"]), int(c["w"]), int(c["h"])), score=score,
+            alpha=a.astype(np.float32), support_xywh=(x0, y0, x1 - x0, y1 - y0),
+            texture_sigma=float(np.clip(0.3 * c["r"], 0.6, 0.004 * u)),
+            region=_region_at(regions, c["cx"], c["cy"]),
+            max_delta=float(np.clip(1.5 * (c["d"] + 0.8 * c["red"]) / 100.0 + 0.015, 0.02, 0.5)),
+        )
+        instances.append(inst)
+        view = maps[typ][y0:y1, x0:x1]
+        np.maximum(view, inst.alpha, out=view)
+
+    # 4. Wrinkles: dark valleys (Hessian ridges) on the skin.
+    maps["wrinkle"], wr_inst = _wrinkles(L, skin_b, u, s_L, regions)
+    instances += wr_inst
+    # 5. Under-eye darkness and 6. shine.
+    ue_map, ue_inst = _under_eye(sm, bg, regions, u)
+    maps["under_eye"] = ue_map
+    instances += ue_inst
+    sh_map, sh_inst = _shine(sm, bg, skin, s_L, u, regions)
+    maps["shine"] = sh_map
+    instances += sh_inst
+
+    spot_any = np.zeros((S, S), np.float32)
+    for t in SPOT_TYPES:
+        np.maximum(spot_any, maps[t], out=spot_any)
+    normal = skin * (1.0 - np.clip(spot_any * 1.5, 0, 1)) * (1.0 - np.clip(
+        maps["wrinkle"] * 1.5, 0, 1))
+    normal *= np.clip(w / np.maximum(skin, 1e-6), 0, 1) ** 0.5  # drop robust-fit outliers
+    return Localization(maps=maps, instances=instances, normal_skin=normal.astype(np.float32),
+                        face_size=u)
+
+
+def _wrinkles(L: np.ndarray, skin_b: np.ndarray, u: float, s_L: float,
+              regions: FaceRegions) -> tuple[np.ndarray, list[CropInstance]]:
+    sig = max(0.8, 0.004 * u)
+    g = _gauss(L, sig)
+    gxx = cv2.Sobel(g, cv2.CV_32F, 2, 0, ksize=3)
+    gyy = cv2.Sobel(g, cv2.CV_32F, 0, 2, ksize=3)
+    gxy = cv2.Sobel(g, cv2.CV_32F, 1, 1, ksize=3)
+    tr = gxx + gyy
+    det_term = np.sqrt(np.maximum(0, (gxx - gyy) ** 2 + 4 * gxy**2))
+    l1 = 0.5 * (tr + det_term)  # largest eigenvalue: > 0 across a dark valley
+    l2 = 0.5 * (tr - det_term)
+    ridge = np.where(l1 > 0, l1 - np.maximum(l2, 0) * 2.0, 0) * sig**2
+    ridge = np.maximum(ridge, 0)
+    s = max(0.05, _mad_sigma(ridge[skin_b]) + float(np.median(ridge[skin_b])))
+    area = (regions.masks["forehead"] + regions.masks["left_under_eye"]
+            + regions.masks["right_under_eye"] + regions.masks["left_cheek"]
+            + regions.masks["right_cheek"] + regions.masks["chin"])
+    area = np.clip(area, 0, 1) * skin_b
+    m = np.clip((ridge / s - 4.0) / 4.0, 0, 1) * area
+    m = _gauss(m.astype(np.float32), sig * 0.7)
+    inst: list[CropInstance] = []
+    n, lbl, stats, cents = cv2.connectedComponentsWithStats((m > 0.25).astype(np.uint8), 8)
+    for i in range(1, n):
+        x, y, w, h, a = stats[i]
+        if max(w, h) < 0.05 * u:
+            continue
+        sub = m[y : y + h, x : x + w] * (lbl[y : y + h, x : x + w] == i)
+        inst.append(CropInstance(
+            type="wrinkle", center_xy=(float(cents[i][0]), float(cents[i][1])),
+            radius=float(max(w, h) / 2), bbox_xywh=(int(x), int(y), int(w), int(h)),
+            score=float(np.clip(sub.max(), 0, 1)), alpha=sub.astype(np.float32),
+            support_xywh=(int(x), int(y), int(w), int(h)), texture_sigma=float(sig * 0.6),
+            region=_region_at(regions, float(cents[i][0]), float(cents[i][1])),
+        ))
+    return m.astype(np.float32), inst
+
+
+def _under_eye(sm: np.ndarray, bg: np.ndarray, regions: FaceRegions,
+               u: float) -> tuple[np.ndarray, list[CropInstance]]:
+    S = sm.shape[0]
+    out = np.zeros((S, S), np.float32)
+    inst: list[CropInstance] = []
+    Lm = _gauss(sm[..., 0], 0.006 * u)
+    for side in ("left", "right"):
+        ue = regions.masks[f"{side}_under_eye"]
+        cheek = regions.masks[f"{side}_cheek"] * regions.masks["skin"]
+        if ue.sum() < 20 or cheek.sum() < 20:
+            continue
+        ref = float(np.median(sm[..., 0][cheek > 0.5]))
+        dark = np.clip(ref - Lm, 0, None)
+        ue_soft = _gauss(ue, 0.012 * u) * (regions.masks["skin"] > 0.3)
+        mean_dark = float((dark * ue).sum() / max(ue.sum(), 1))
+        if mean_dark < 2.0:
+            continue
+        m = ue_soft * np.clip(dark / 8.0, 0, 1)
+        np.maximum(out, m.astype(np.float32), out=out)
+        ys, xs = np.nonzero(ue > 0.5)
+        x0, y0, x1, y1 = xs.min(), ys.min(), xs.max() + 1, ys.max() + 1
+        pad = int(0.03 * u) + 1
+        sx0, sy0, sx1, sy1 = max(0, x0 - pad), max(0, y0 - pad), min(S, x1 + pad), min(S, y1 + pad)
+        inst.append(CropInstance(
+            type="under_eye", center_xy=(float(xs.mean()), float(ys.mean())),
+            radius=float(np.sqrt(len(xs) / np.pi)),
+            bbox_xywh=(int(x0), int(y0), int(x1 - x0), int(y1 - y0)),
+            score=float(np.clip(mean_dark / 10.0, 0, 1)),
+            alpha=(m[sy0:sy1, sx0:sx1] * _taper(ue[sy0:sy1, sx0:sx1] > 0.5, 0.01 * u)).astype(
+                np.float32),
+            support_xywh=(int(sx0), int(sy0), int(sx1 - sx0), int(sy1 - sy0)),
+            texture_sigma=float(0.008 * u), region=f"{side}_under_eye",
+            max_delta=float(np.clip(1.5 * float(dark[ue > 0.5].max()) / 100.0, 0.02, 0.3)),
+        ))
+    return out, inst
+
+
+def _shine(sm: np.ndarray, bg: np.ndarray, skin: np.ndarray, s_L: float, u: float,
+           regions: FaceRegions) -> tuple[np.ndarray, list[CropInstance]]:
+    S = sm.shape[0]
+    Lm = _gauss(sm[..., 0], 0.006 * u)
+    chroma = np.hypot(sm[..., 1], sm[..., 2])
+    chroma_bg = np.hypot(bg[..., 1], bg[..., 2])
+    excess = Lm - bg[..., 0]
+    desat = np.clip((chroma_bg - chroma) / 4.0, 0, 1)
+    thr = max(6.0, 4.0 * s_L)
+    m = np.clip((excess - thr) / 8.0, 0, 1) * (0.5 + 0.5 * desat) * (skin > 0.5)
+    near_eye = cv2.dilate((regions.masks["eyes"] > 0.5).astype(np.uint8),
+                          cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (int(0.08 * u) | 1,) * 2))
+    m = m * (near_eye == 0)
+    m = _gauss(m.astype(np.float32), 0.006 * u)
+    inst: list[CropInstance] = []
+    n, lbl, stats, cents = cv2.connectedComponentsWithStats((m > 0.15).astype(np.uint8), 8)
+    for i in range(1, n):
+        x, y, w, h, a = stats[i]
+        if a < (0.02 * u) ** 2:
+            continue
+        pad = int(0.03 * u) + 1
+        sx0, sy0 = max(0, x - pad), max(0, y - pad)
+        sx1, sy1 = min(S, x + w + pad), min(S, y + h + pad)
+        own = _taper((lbl[sy0:sy1, sx0:sx1] == i), 0.01 * u)
+        inst.append(CropInstance(
+            type="shine", center_xy=(float(cents[i][0]), float(cents[i][1])),
+            radius=float(np.sqrt(a / np.pi)), bbox_xywh=(int(x), int(y), int(w), int(h)),
+            score=float(np.clip(m[lbl == i].max(), 0, 1)),
+            alpha=(m[sy0:sy1, sx0:sx1] * own).astype(np.float32),
+            support_xywh=(int(sx0), int(sy0), int(sx1 - sx0), int(sy1 - sy0)),
+            texture_sigma=float(0.005 * u),
+            region=_region_at(regions, float(cents[i][0]), float(cents[i][1])),
+            max_delta=float(np.clip(float(excess[lbl == i].max()) / 100.0, 0.02, 0.3)),
+        ))
+    return m.astype(np.float32), inst

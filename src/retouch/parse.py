@@ -1,0 +1,303 @@
+"""Stage 4: parse a face into named regions, in canonical-crop coordinates.
+
+No face-parsing network ships offline on PyPI, so regions are built from the
+478-point mesh (polygons of the face oval, eyes, brows, lips, nose), from
+geometry in the upright canonical crop (forehead above the brows, cheeks
+beside the nose, chin below the lips, under-eyes below the lower lids), from
+MediaPipe's selfie segmentation (person vs background, for neck, hair, ears)
+and from a per-face skin colour model fitted on the cheeks (so hair over the
+forehead, glasses, hands and beard fall out of ``skin``).
+
+Left/right are the subject's: ``left_cheek`` is the cheek under the subject's
+left eye (mesh points 362-473), which is on the image's right in a frontal
+photo.
+"""
+
+from __future__ import annotations
+
+import threading
+from functools import lru_cache
+
+import cv2
+import numpy as np
+
+from .errors import MissingDependencyError
+from .types import Alignment, Face, FaceRegions
+
+
+@lru_cache(maxsize=1)
+def _mesh_sets() -> dict[str, np.ndarray]:
+    try:
+        from mediapipe.python.solutions import face_mesh_connections as c
+    except ImportError as exc:  # pragma: no cover
+        raise MissingDependencyError("mediapipe 0.10.21 is required for face parsing") from exc
+
+    def pts(conn) -> np.ndarray:
+        return np.array(sorted({i for e in conn for i in e}), dtype=np.int64)
+
+    return {
+        "oval": _chain(c.FACEMESH_FACE_OVAL),
+        "lips_outer": _chain(_outer_lips(c.FACEMESH_LIPS)),
+        "lips_inner": _chain(_inner_lips(c.FACEMESH_LIPS)),
+        "right_eye": _chain(c.FACEMESH_RIGHT_EYE),
+        "left_eye": _chain(c.FACEMESH_LEFT_EYE),
+        "right_brow": pts(c.FACEMESH_RIGHT_EYEBROW),
+        "left_brow": pts(c.FACEMESH_LEFT_EYEBROW),
+        "nose": pts(c.FACEMESH_NOSE),
+    }
+
+
+# Outer and inner lip rings of the mesh (the canonical MediaPipe topology).
+_LIPS_OUTER_IDS = frozenset(
+    [61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291, 185, 40, 39, 37, 0, 267, 269, 270, 409]
+)
+
+
+def _outer_lips(conn) -> set[tuple[int, int]]:
+    return {e for e in conn if e[0] in _LIPS_OUTER_IDS and e[1] in _LIPS_OUTER_IDS}
+
+
+def _inner_lips(conn) -> set[tuple[int, int]]:
+    return {e for e in conn if e[0] not in _LIPS_OUTER_IDS and e[1] not in _LIPS_OUTER_IDS}
+
+
+def _chain(conn) -> np.ndarray:
+    """Order the edges of one closed loop into a vertex sequence."""
+    adj: dict[int, list[int]] = {}
+    for a, b in conn:
+        adj.setdefault(a, []).append(b)
+        adj.setdefault(b, []).append(a)
+    start = min(adj)
+    order = [start]
+    prev, cur = None, start
+    while True:
+        nxt = [n for n in adj[cur] if n != prev]
+        if not nxt or nxt[0] == start:
+            break
+        prev, cur = cur, nxt[0]
+        if cur in order:
+            break
+        order.append(cur)
+    return np.array(order, dtype=np.int64)
+
+
+def _fill(size: int, polys: list[np.ndarray]) -> np.ndarray:
+    m = np.zeros((size, size), np.uint8)
+    cv2.fillPoly(m, [np.round(p * 4).astype(np.int32) for p in polys], 255, lineType=cv2.LINE_8,
+                 shift=2)
+    return m > 0
+
+
+def _hull(size: int, xy: np.ndarray) -> np.ndarray:
+    hull = cv2.convexHull(np.round(xy * 4).astype(np.int32))
+    m = np.zeros((size, size), np.uint8)
+    cv2.fillConvexPoly(m, hull, 255, shift=2)
+    return m > 0
+
+
+def _disk(r: float) -> np.ndarray:
+    r = max(1, int(round(r)))
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+
+
+def _dilate(m: np.ndarray, r: float) -> np.ndarray:
+    return cv2.dilate(m.astype(np.uint8), _disk(r)) > 0
+
+
+def _erode(m: np.ndarray, r: float) -> np.ndarray:
+    return cv2.erode(m.astype(np.uint8), _disk(r)) > 0
+
+
+def _connected_to(cand: np.ndarray, seed: np.ndarray) -> np.ndarray:
+    """Components of ``cand`` that touch ``seed`` (both bool (H, W))."""
+    n, lab = cv2.connectedComponents(cand.astype(np.uint8), connectivity=4)
+    if n <= 1:
+        return cand
+    touch = np.unique(lab[_dilate(seed, 1) & cand])
+    touch = touch[touch > 0]
+    return np.isin(lab, touch)
+
+
+_SEG_LOCK = threading.Lock()
+_SEG = None
+
+
+def person_mask(crop_rgb_u8: np.ndarray) -> np.ndarray:
+    """Selfie segmentation of a crop: ``(H, W) float32`` person probability in [0, 1]."""
+    global _SEG
+    try:
+        from mediapipe.python.solutions import selfie_segmentation
+    except ImportError as exc:  # pragma: no cover
+        raise MissingDependencyError("mediapipe 0.10.21 is required for segmentation") from exc
+    with _SEG_LOCK:
+        if _SEG is None:
+            _SEG = selfie_segmentation.SelfieSegmentation(model_selection=0)
+        small = cv2.resize(crop_rgb_u8, (256, 256), interpolation=cv2.INTER_AREA)
+        res = _SEG.process(np.ascontiguousarray(small))
+    m = res.segmentation_mask
+    if m is None:
+        return np.ones(crop_rgb_u8.shape[:2], np.float32)
+    h, w = crop_rgb_u8.shape[:2]
+    return np.clip(cv2.resize(m.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR), 0, 1)
+
+
+def skin_likelihood(lab: np.ndarray, sample: np.ndarray) -> np.ndarray:
+    """How much each pixel looks like the sampled skin, in ``[0, 1]``.
+
+    Args:
+        lab: ``(H, W, 3) float32`` CIE Lab (L in [0, 100]).
+        sample: ``(H, W) bool`` pixels known to be skin (cheeks, nose bridge).
+
+    A robust Gaussian model in (a, b) with a loose term in L (shadows and
+    highlights are still skin) gives ``exp(-d^2 / 2)`` of the Mahalanobis distance.
+    """
+    px = lab[sample]
+    if px.shape[0] < 20:
+        return np.ones(lab.shape[:2], np.float32)
+    med = np.median(px, axis=0)
+    dev = px - med
+    # Keep the central 80 % to fit the covariance (drops spots, hair strands).
+    dist0 = np.sum(dev[:, 1:] ** 2, axis=1)
+    keep = dist0 <= np.quantile(dist0, 0.8)
+    ab = px[keep, 1:]
+    mu = ab.mean(axis=0)
+    cov = np.cov(ab.T) + np.eye(2) * 4.0  # floor: ~2 units of a/b
+    icov = np.linalg.inv(cov * 2.5)  # widen: the fit saw the cleanest 80 %
+    d_ab = lab[..., 1:] - mu
+    d2 = np.einsum("...i,ij,...j->...", d_ab, icov, d_ab)
+    l_sd = max(8.0, float(np.std(px[keep, 0])) * 2.0)
+    d2 += ((lab[..., 0] - med[0]) / (2.5 * l_sd)) ** 2
+    return np.exp(-0.5 * d2).astype(np.float32)
+
+
+def parse_regions(
+    crop: np.ndarray, face: Face, alignment: Alignment, *, lab: np.ndarray | None = None,
+    with_segmentation: bool = True,
+) -> FaceRegions:
+    """Named regions of one face in its canonical crop.
+
+    Args:
+        crop: ``(S, S, 3) float32`` RGB crop in ``[0, 1]`` (``S = alignment.size``).
+        face: the face (its landmarks are mapped into the crop).
+        alignment: the face's alignment.
+        lab: optional precomputed ``cv2.COLOR_RGB2Lab`` of ``crop``.
+        with_segmentation: run selfie segmentation for neck/hair/ears (else
+            those regions come from colour and geometry only).
+
+    Returns:
+        :class:`~retouch.types.FaceRegions` with every name of
+        :data:`~retouch.types.REGION_NAMES`.
+    """
+    if face.landmarks_xy is None:
+        raise ValueError(f"face {face.index} has no landmarks to parse")
+    size = alignment.size
+    p = alignment.to_crop(face.landmarks_xy).astype(np.float64)
+    sets = _mesh_sets()
+    iod = 0.25 * size
+    if lab is None:
+        lab = cv2.cvtColor(crop, cv2.COLOR_RGB2Lab)
+
+    oval = _fill(size, [p[sets["oval"]]])
+    r_eye = _fill(size, [p[sets["right_eye"]]])
+    l_eye = _fill(size, [p[sets["left_eye"]]])
+    eyes = _dilate(r_eye | l_eye, 0.035 * iod)
+    brows = _dilate(_hull(size, p[sets["right_brow"]]) | _hull(size, p[sets["left_brow"]]),
+                    0.03 * iod)
+    outer = _fill(size, [p[sets["lips_outer"]]])
+    inner = _fill(size, [p[sets["lips_inner"]]])
+    lips = _dilate(outer, 0.02 * iod) & ~inner
+    mouth = inner
+    nose_hull = _hull(size, p[sets["nose"]])
+    # Nostril openings: darkest part of the lower nose; kept out of skin.
+    nostrils = _hull(size, p[[64, 98, 97, 2, 326, 327, 294, 278, 48]])
+
+    ys, xs = np.mgrid[0:size, 0:size].astype(np.float32)
+    brow_top = float(min(p[sets["right_brow"], 1].min(), p[sets["left_brow"], 1].min()))
+    eye_bottom = float(max(p[sets["right_eye"], 1].max(), p[sets["left_eye"], 1].max()))
+    mouth_y = float((p[61, 1] + p[291, 1]) / 2)
+    lip_bottom = float(p[sets["lips_outer"], 1].max())
+    nose_x = float(p[[1, 4, 5, 195, 197, 6], 0].mean())
+    nose_half = float(max(abs(p[64, 0] - nose_x), abs(p[294, 0] - nose_x)))
+
+    forehead = oval & (ys < brow_top - 0.02 * iod)
+    chin = oval & (ys > lip_bottom + 0.03 * iod)
+
+    def under_eye(eye_ids: np.ndarray) -> np.ndarray:
+        e = p[eye_ids]
+        w = float(e[:, 0].max() - e[:, 0].min())
+        cy = float(e[:, 1].mean())
+        lower = e[e[:, 1] >= cy]
+        lower = lower[np.argsort(lower[:, 0])]
+        gap, depth = 0.10 * w, 0.45 * w
+        top = lower + [0, gap]
+        bottom = lower[::-1] + [0, gap + depth]
+        return _fill(size, [np.vstack([top, bottom])]) & oval
+
+    r_under = under_eye(sets["right_eye"]) & ~eyes
+    l_under = under_eye(sets["left_eye"]) & ~eyes
+
+    cheek_band = oval & (ys > eye_bottom + 0.05 * iod) & (ys < mouth_y + 0.15 * iod)
+    side = np.abs(xs - nose_x) > nose_half + 0.05 * iod
+    # Subject's right eye (mesh 468) is at smaller x in the upright crop.
+    right_cheek = cheek_band & side & (xs < nose_x) & ~r_under
+    left_cheek = cheek_band & side & (xs > nose_x) & ~l_under
+    nose = (nose_hull | (_hull(size, p[[168, 6, 197, 195, 5, 4, 1, 98, 327]]))) & oval
+
+    skin_geom = oval & ~eyes & ~brows & ~lips & ~mouth & ~nostrils
+
+    # Colour model of this face's skin, fitted on cheeks and nose bridge.
+    sample = _erode(right_cheek | left_cheek, 0.05 * iod) | _erode(nose & ~nostrils, 0.05 * iod)
+    like = skin_likelihood(lab, sample)
+    like = cv2.GaussianBlur(like, (0, 0), max(0.8, 0.01 * iod))
+
+    # Regions outside the face oval need the person mask.
+    person = person_mask(np.clip(crop * 255 + 0.5, 0, 255).astype(np.uint8)) if with_segmentation \
+        else np.ones((size, size), np.float32)
+    person_b = person > 0.5
+    jaw_y = float(p[152, 1])
+    jaw_l, jaw_r = float(p[sets["oval"], 0].min()), float(p[sets["oval"], 0].max())
+    jaw_w = jaw_r - jaw_l
+    neck = (
+        person_b & ~_dilate(oval, 0.02 * iod) & (ys > mouth_y) & (ys < jaw_y + 1.6 * iod)
+        & (xs > jaw_l + 0.1 * jaw_w) & (xs < jaw_r - 0.1 * jaw_w) & (like > 0.35)
+    )
+    # The mesh stops mid-forehead: extend up to the hairline with the colour model.
+    top_y = float(p[sets["oval"], 1].min())
+    fh_l = float(p[sets["right_brow"], 0].min())
+    fh_r = float(p[sets["left_brow"], 0].max())
+    upper = (
+        (ys < top_y + 0.1 * iod) & (ys > brow_top - 1.4 * iod) & (xs > fh_l) & (xs < fh_r)
+        & (like > 0.4) & person_b
+    )
+    upper = _connected_to(upper, oval)
+    oval = oval | upper
+    forehead = forehead | upper
+    hair = person_b & (like < 0.15) & (ys < mouth_y) & ~eyes & ~brows
+    hair &= ~_erode(oval & (ys > brow_top), 0.02 * iod)
+    ears = (
+        person_b & ~oval & (like > 0.3) & (ys > brow_top) & (ys < mouth_y)
+        & ((xs < jaw_l + 0.05 * iod) | (xs > jaw_r - 0.05 * iod))
+        & (np.minimum(np.abs(xs - jaw_l), np.abs(xs - jaw_r)) < 0.6 * iod)
+    )
+
+    skin_geom = skin_geom | upper
+    f32 = lambda m: m.astype(np.float32)  # noqa: E731
+    skin_soft = f32(skin_geom) * np.clip(like * 2.0, 0, 1)
+    masks = {
+        "skin": skin_soft,
+        "forehead": f32(forehead & skin_geom),
+        "left_cheek": f32(left_cheek & skin_geom),
+        "right_cheek": f32(right_cheek & skin_geom),
+        "nose": f32(nose & skin_geom),
+        "chin": f32(chin & skin_geom),
+        "left_under_eye": f32(l_under & skin_geom),
+        "right_under_eye": f32(r_under & skin_geom),
+        "eyes": f32(eyes),
+        "brows": f32(brows),
+        "lips": f32(lips),
+        "mouth_interior": f32(mouth),
+        "neck": f32(neck),
+        "hair": f32(hair),
+        "ears": f32(ears),
+    }
+    return FaceRegions(masks=masks, skin_likelihood=like)

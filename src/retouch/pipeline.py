@@ -1,0 +1,343 @@
+"""The retouching pipeline, top to bottom.
+
+``load -> detect -> align -> parse -> localize -> plan -> synthesize -> paste back``
+(saving is the caller's: :func:`retouch.imageio.save_image`).
+
+Pixels outside every treatment footprint are copied from the input untouched,
+so a lossless output is bit-identical there.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from ._version import __version__
+from .align import align_face, warp_to_crop
+from .detect import FaceDetector, get_detector
+from .errors import InvalidInputError
+from .imageio import load_image
+from .inpaint import fill_patch
+from .localize import Localization, localize_imperfections
+from .parse import parse_regions
+from .types import (
+    DEFAULT_TREATMENT,
+    IMPERFECTION_TYPES,
+    Alignment,
+    Face,
+    ImageData,
+    Imperfection,
+    RetouchResult,
+)
+
+#: Amount used for a type the user selected explicitly with ``only``.
+SELECTED_TREATMENT: dict[str, float] = {
+    "acne": 1.0, "red_spot": 1.0, "dark_spot": 1.0, "mole": 1.0, "freckle": 1.0,
+    "wrinkle": 0.8, "under_eye": 0.7, "shine": 0.7,
+}
+#: The strength at which the default treatment table applies as written.
+NATURAL_STRENGTH = 0.8
+#: Alpha below this is treated as 0 (keeps masks tight; < 1/4 of a code value at 8 bit).
+ALPHA_EPS = 1.0 / 1024
+
+
+def _parse_types(types: Iterable[str] | str | None, what: str) -> set[str] | None:
+    if types is None:
+        return None
+    if isinstance(types, str):
+        types = [t for t in types.split(",") if t.strip()]
+    out = set()
+    for t in types:
+        t = t.strip().lower().replace("-", "_")
+        if t not in IMPERFECTION_TYPES:
+            raise InvalidInputError(
+                f"`{what}`: unknown imperfection type {t!r}; expected some of "
+                f"{', '.join(IMPERFECTION_TYPES)}"
+            )
+        out.add(t)
+    return out
+
+
+def treatment_amounts(
+    strength: float, only: Iterable[str] | str | None = None,
+    keep: Iterable[str] | str | None = None,
+) -> dict[str, float]:
+    """Per-type treatment amount in ``[0, 1]`` for the given user settings.
+
+    ``strength`` ``0.8`` applies :data:`~retouch.types.DEFAULT_TREATMENT` as
+    written; amounts scale linearly with it and are clipped to 1.
+    ``only`` treats just the listed types (kept-by-default types included);
+    ``keep`` removes types from the default set.
+    """
+    if not isinstance(strength, (int, float)) or not 0.0 <= float(strength) <= 1.0:
+        raise InvalidInputError(f"`strength` must be in [0, 1]; got {strength!r}")
+    only_s = _parse_types(only, "only")
+    keep_s = _parse_types(keep, "keep") or set()
+    if only_s is not None and keep_s & only_s:
+        raise InvalidInputError(
+            f"types {sorted(keep_s & only_s)} are both in `only` and `keep`"
+        )
+    k = float(strength) / NATURAL_STRENGTH
+    out = {}
+    for t in IMPERFECTION_TYPES:
+        base = (SELECTED_TREATMENT[t] if t in only_s else 0.0) if only_s is not None \
+            else DEFAULT_TREATMENT[t]
+        if t in keep_s:
+            base = 0.0
+        out[t] = float(np.clip(base * k, 0.0, 1.0))
+    return out
+
+
+@dataclass
+class _Timer:
+    ms: dict[str, float] = field(default_factory=dict)
+
+    def add(self, name: str, t0: float) -> float:
+        t1 = time.perf_counter()
+        self.ms[name] = self.ms.get(name, 0.0) + (t1 - t0) * 1000.0
+        return t1
+
+
+def _crop_to_image_patch(
+    crop_map: np.ndarray, crop_origin_xy: tuple[int, int], alignment: Alignment,
+    box_xyxy: tuple[int, int, int, int],
+) -> np.ndarray:
+    """Resample a crop-space map (whose [0, 0] is crop pixel ``crop_origin_xy``)
+    into the image box ``box_xyxy``; zero outside the map."""
+    x0, y0, x1, y1 = box_xyxy
+    m = alignment.matrix.copy()
+    m[:, 2] += m[:, :2] @ np.array([x0, y0], np.float64)
+    m[:, 2] -= np.array(crop_origin_xy, np.float64)
+    return cv2.warpAffine(
+        crop_map.astype(np.float32), m, (x1 - x0, y1 - y0),
+        flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_CONSTANT,
+        borderValue=0.0,
+    )
+
+
+def _image_box_of(alignment: Alignment, xywh: tuple[float, float, float, float], pad: float,
+                  shape_hw: tuple[int, int]) -> tuple[int, int, int, int]:
+    x, y, w, h = xywh
+    pts = np.array([[x, y], [x + w, y], [x, y + h], [x + w, y + h]], np.float64)
+    im = alignment.to_image(pts)
+    x0, y0 = np.floor(im.min(axis=0) - pad).astype(int)
+    x1, y1 = np.ceil(im.max(axis=0) + pad).astype(int) + 1
+    H, W = shape_hw
+    return max(0, x0), max(0, y0), min(W, x1), min(H, y1)
+
+
+@dataclass(frozen=True)
+class FaceAnalysis:
+    """What the measuring stages found on one face (crop space)."""
+
+    face: Face
+    alignment: Alignment
+    localization: Localization
+
+
+class RetouchPipeline:
+    """Composable pipeline; the stages are swappable (``detector``).
+
+    Args:
+        detector: any :class:`~retouch.detect.FaceDetector`; default MediaPipe.
+        sensitivity: localizer sensitivity in ``[0, 1]``.
+    """
+
+    def __init__(self, detector: FaceDetector | None = None, *, sensitivity: float = 0.5) -> None:
+        self.detector = detector
+        self.sensitivity = float(sensitivity)
+
+    # -- measuring stages ---------------------------------------------------
+    def analyze(self, data: ImageData, timer: _Timer | None = None) -> tuple[list[Face],
+                                                                         list[FaceAnalysis]]:
+        """Detect, align, parse and localize every face of ``data``."""
+        timer = timer or _Timer()
+        t = time.perf_counter()
+        px8 = data.pixels if data.pixels.dtype == np.uint8 else \
+            (data.pixels >> 8).astype(np.uint8)
+        faces = (self.detector or get_detector()).detect(px8)
+        t = timer.add("detect", t)
+        analyses = []
+        maxv = float(data.max_value)
+        for face in faces:
+            if face.skip_reason is not None:
+                continue
+            t = time.perf_counter()
+            al = align_face(face)
+            crop = warp_to_crop(data.pixels, al).astype(np.float32) * (1.0 / maxv)
+            lab = cv2.cvtColor(crop, cv2.COLOR_RGB2Lab)
+            t = timer.add("align", t)
+            regions = parse_regions(crop, face, al, lab=lab)
+            t = timer.add("parse", t)
+            loc = localize_imperfections(crop, lab, regions, sensitivity=self.sensitivity)
+            timer.add("localize", t)
+            analyses.append(FaceAnalysis(face, al, loc))
+        return faces, analyses
+
+    # -- full run -----------------------------------------------------------
+    def run(
+        self, image: str | Path | np.ndarray | ImageData, *, strength: float = NATURAL_STRENGTH,
+        only: Iterable[str] | str | None = None, keep: Iterable[str] | str | None = None,
+    ) -> RetouchResult:
+        """Retouch ``image`` (path, RGB array or :class:`ImageData`); see :func:`retouch`."""
+        timer = _Timer()
+        t_all = time.perf_counter()
+        amounts = treatment_amounts(strength, only, keep)
+        t = time.perf_counter()
+        data = image if isinstance(image, ImageData) else load_image(image)
+        timer.add("load", t)
+        H, W = data.pixels.shape[:2]
+        faces, analyses = self.analyze(data, timer)
+
+        t = time.perf_counter()
+        out = data.pixels.copy()
+        removed = np.zeros((H, W), bool)
+        type_masks = {k: np.zeros((H, W), bool) for k in IMPERFECTION_TYPES}
+        imperfections: list[Imperfection] = []
+        t_syn = 0.0
+        for fa in analyses:
+            ims, t_f = self._apply_face(data, out, fa, amounts, removed, type_masks)
+            imperfections += ims
+            t_syn += t_f
+        timer.ms["synthesize"] = t_syn
+        timer.add("paste_back", t + t_syn / 1000.0)
+        timer.ms["total"] = (time.perf_counter() - t_all) * 1000.0
+
+        report = self._report(data, faces, imperfections, amounts, strength, only, keep, timer)
+        masks = {"removed": removed.astype(np.uint8) * 255}
+        for k, v in type_masks.items():
+            masks[k] = v.astype(np.uint8) * 255
+        return RetouchResult(image=out, report=report, masks=masks, alpha=data.alpha, source=data)
+
+    def _apply_face(
+        self, data: ImageData, out: np.ndarray, fa: FaceAnalysis, amounts: dict[str, float],
+        removed: np.ndarray, type_masks: dict[str, np.ndarray],
+    ) -> tuple[list[Imperfection], float]:
+        al, loc = fa.alignment, fa.localization
+        H, W = out.shape[:2]
+        maxv = float(data.max_value)
+        protect = np.zeros_like(loc.normal_skin)
+        for t in ("mole", "freckle", "wrinkle"):
+            if amounts[t] <= 0:
+                np.maximum(protect, loc.maps[t], out=protect)
+        protect = np.clip(protect * 2.0, 0, 1)
+        ims: list[Imperfection] = []
+        t_syn = 0.0
+        # Spots first (small, sharp), then broad tone corrections.
+        order = sorted(loc.instances, key=lambda i: i.type in ("under_eye", "shine"))
+        for inst in order:
+            bbox = _image_box_of(al, inst.bbox_xywh, 0.0, (H, W))
+            cx, cy = al.to_image(np.array([inst.center_xy]))[0]
+            amount = amounts[inst.type]
+            treat = amount > 0
+            bx0, by0, bx1, by1 = bbox
+            ims.append(Imperfection(
+                type=inst.type, face_index=fa.face.index,
+                bbox_xywh=(bx0, by0, max(1, bx1 - bx0), max(1, by1 - by0)),
+                center_xy=(float(cx), float(cy)), radius_px=inst.radius / al.scale,
+                score=float(inst.score), region=inst.region, removed=bool(treat),
+            ))
+            sup = inst.support_xywh
+            # The footprint in image space, and the context the fill draws from.
+            ctx = 3.0 * inst.radius / al.scale + 8.0 * inst.texture_sigma / al.scale
+            box = _image_box_of(al, sup, ctx, (H, W))
+            x0, y0, x1, y1 = box
+            if x1 - x0 < 2 or y1 - y0 < 2:
+                continue
+            a_img = _crop_to_image_patch(inst.alpha, (sup[0], sup[1]), al, box)
+            np.logical_or(type_masks[inst.type][y0:y1, x0:x1], a_img > 0.25,
+                          out=type_masks[inst.type][y0:y1, x0:x1])
+            if not treat:
+                continue
+            t0 = time.perf_counter()
+            if inst.type not in ("mole", "freckle"):
+                prot = _crop_to_image_patch(protect, (0, 0), al, box)
+                a_img = a_img * (1.0 - prot)
+            a_img = np.where(a_img * amount >= ALPHA_EPS, a_img * amount, 0.0).astype(np.float32)
+            if not np.any(a_img):
+                continue
+            normal = _crop_to_image_patch(loc.normal_skin, (0, 0), al, box)
+            patch = out[y0:y1, x0:x1].astype(np.float32) * (1.0 / maxv)
+            filled = fill_patch(patch, a_img, normal, inst.texture_sigma / al.scale,
+                                max_delta=inst.max_delta)
+            q = np.clip(np.rint(filled * maxv), 0, maxv).astype(out.dtype)
+            sel = a_img > 0
+            out[y0:y1, x0:x1][sel] = q[sel]
+            removed[y0:y1, x0:x1] |= sel
+            t_syn += (time.perf_counter() - t0) * 1000.0
+        return ims, t_syn
+
+    @staticmethod
+    def _report(data: ImageData, faces: list[Face], ims: list[Imperfection],
+                amounts: dict[str, float], strength: float, only: Any, keep: Any,
+                timer: _Timer) -> dict[str, Any]:
+        summary = {t: {"found": 0, "removed": 0} for t in IMPERFECTION_TYPES}
+        for im in ims:
+            summary[im.type]["found"] += 1
+            summary[im.type]["removed"] += int(im.removed)
+        usable = [f for f in faces if f.skip_reason is None]
+        return {
+            "retouch_version": __version__,
+            "input": str(data.path) if data.path else None,
+            "image": {
+                "width": data.size_wh[0], "height": data.size_wh[1],
+                "mode": data.source_mode, "format": data.format,
+                "bit_depth": 16 if data.pixels.dtype == np.uint16 else 8,
+                "has_alpha": data.alpha is not None,
+            },
+            "settings": {
+                "strength": float(strength),
+                "only": sorted(_parse_types(only, "only")) if only is not None else None,
+                "keep": sorted(_parse_types(keep, "keep")) if keep is not None else None,
+                "amounts": {k: round(v, 4) for k, v in amounts.items()},
+            },
+            "faces": [
+                {
+                    "index": f.index,
+                    "bbox": [round(v, 1) for v in f.bbox_xywh],
+                    "score": round(f.score, 4),
+                    "landmarks": 0 if f.landmarks_xy is None else int(f.landmarks_xy.shape[0]),
+                    "yaw_deg": round(f.yaw_deg, 1),
+                    "retouched": f.skip_reason is None,
+                    "skip_reason": f.skip_reason,
+                }
+                for f in faces
+            ],
+            "no_face": len(usable) == 0,
+            "imperfections": [im.to_dict() for im in ims],
+            "summary": summary,
+            "timings_ms": {k: round(v, 2) for k, v in timer.ms.items()},
+        }
+
+
+def retouch(
+    image: str | Path | np.ndarray, *, strength: float = NATURAL_STRENGTH,
+    only: Iterable[str] | str | None = None, keep: Iterable[str] | str | None = None,
+    sensitivity: float = 0.5, detector: FaceDetector | None = None,
+) -> RetouchResult:
+    """Retouch every face of a photo.
+
+    Args:
+        image: a file path, or an RGB ``(H, W, 3)`` ``uint8``/``uint16`` array
+            (RGBA, grayscale and float ``[0, 1]`` arrays are accepted too).
+        strength: ``[0, 1]``; ``0.8`` (default) is a natural professional
+            retouch, ``0`` returns the input, ``1`` treats a little more.
+        only: treat just these imperfection types (list or comma string).
+        keep: leave these types (of the default set) untouched.
+        sensitivity: ``[0, 1]``, how faint a spot may be and still be found.
+        detector: a custom face detector (see :class:`retouch.detect.FaceDetector`).
+
+    Returns:
+        :class:`~retouch.types.RetouchResult` with ``.image`` (same shape and
+        dtype as the decoded input), ``.report`` (JSON-ready dict) and
+        ``.masks`` (``"removed"`` plus one per type, ``uint8`` 0/255).
+    """
+    return RetouchPipeline(detector, sensitivity=sensitivity).run(
+        image, strength=strength, only=only, keep=keep
+    )
