@@ -9,7 +9,7 @@ instance's texture scale:
 
 ``low = G_s(I)``, ``high = I - low``
 ``low_fill = push_pull(low, normal_w)`` (tone from normal skin only, every scale)
-``gain = sqrt(min(1, E_normal / E_local))`` with ``E`` the local energy of ``high``
+``gain = min(1, E_normal / E_local)`` with ``E`` the local energy of ``high``
 ``target = low_fill + gain * high``; ``out = I + alpha * (target - I)``
 
 Because the fill replaces only the frequencies a blemish lives in and keeps the
@@ -92,9 +92,9 @@ def fill_patch(
     low = _gauss(patch, texture_sigma)
     high = patch - low
     low_fill = push_pull(low, src_w)
-    e_loc = _gauss((high**2).sum(axis=2), 1.5 * texture_sigma + 0.5)
+    e_loc = _gauss((high**2).sum(axis=2), texture_sigma + 0.5)
     e_norm = push_pull(e_loc, src_w)
-    gain = np.sqrt(np.clip(e_norm / np.maximum(e_loc, 1e-8), 0.0, 1.0))
+    gain = np.clip(e_norm / np.maximum(e_loc, 1e-8), 0.0, 1.0)
     target = low_fill + high * gain[..., None]
     delta = np.clip(target - patch, -max_delta, max_delta)
     return patch + alpha[..., None] * delta

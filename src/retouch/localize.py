@@ -194,7 +194,7 @@ def localize_imperfections(
     # 2. Spot candidates: multi-level thresholding of the noise-relative contrast.
     #    A component small enough to be a spot is accepted at the lowest level where
     #    it stands alone; a cluster (dense acne) splits at higher levels.
-    k_hi = 4.2 - 2.0 * sensitivity  # 3.2 at default
+    k_hi = 5.5 - 2.0 * sensitivity  # 4.5 at default
     D = np.maximum(0.0, -dL)
     R = np.maximum(0.0, da)
     z = np.maximum(D / s_L, R / s_a)
@@ -243,8 +243,14 @@ def localize_imperfections(
     lbl = acc
 
     # 3. Classify.
-    dark_xy = np.array([(c["cx"], c["cy"]) for c in cand if c["red"] < 0.5 * c["d"] + 1.0]
-                       or np.zeros((0, 2)))
+    all_xy = np.array([(c["cx"], c["cy"]) for c in cand] or np.zeros((0, 2)))
+
+    def _neighbours(c: dict) -> int:
+        if not len(all_xy):
+            return 0
+        dd = np.hypot(all_xy[:, 0] - c["cx"], all_xy[:, 1] - c["cy"])
+        return int(np.sum((dd > 0) & (dd < 0.09 * u)))
+
     instances: list[CropInstance] = []
     maps = {t: np.zeros((S, S), np.float32) for t in IMPERFECTION_TYPES}
     # Spots are not looked for where 3-D shading dominates: beside the eyes and in the
@@ -260,18 +266,17 @@ def localize_imperfections(
         cxi, cyi = int(round(c["cx"])), int(round(c["cy"]))
         if shade[cyi, cxi] or (not is_red and (c["elong"] > 2.2 or nose_m[cyi, cxi])):
             continue  # beside the eye, or elongated / nose darkness: shading, not a spot
-        if is_red:
+        # Freckles: small brown (darker, not predominantly red) spots in a field of many.
+        brown = c["d"] >= 0.7 * c["red"]
+        if r_rel < 0.012 and brown and c["d"] < 16.0 and _neighbours(c) >= 5:
+            typ = "freckle"
+        elif is_red:
             raised = c["lstd"] > 2.2 * s_L
             typ = "acne" if (r_rel < 0.011 or raised) else "red_spot"
+        elif c["d"] > 26.0 or (c["d"] > 16.0 and c["d"] / s_L > 12.0 and r_rel > 0.004):
+            typ = "mole"
         else:
-            if c["d"] > 26.0 or (c["d"] > 16.0 and c["d"] / s_L > 12.0 and r_rel > 0.004):
-                typ = "mole"
-            else:
-                neigh = 0
-                if len(dark_xy):
-                    dd = np.hypot(dark_xy[:, 0] - c["cx"], dark_xy[:, 1] - c["cy"])
-                    neigh = int(np.sum((dd > 0) & (dd < 0.09 * u)))
-                typ = "freckle" if (r_rel < 0.009 and neigh >= 5 and c["d"] < 14.0) else "dark_spot"
+            typ = "dark_spot"
         score = float(np.clip(1.0 - np.exp(-(c["z"] - 0.8 * k_hi) / 3.0), 0.05, 1.0))
         # Footprint: the component grown over its falloff, feathered.
         grow = max(1.5, 0.9 * c["r"])
@@ -287,7 +292,7 @@ def localize_imperfections(
             type=typ, center_xy=(c["cx"], c["cy"]), radius=c["r"],
             bbox_xywh=(int(c["x"]), int(c["y"]), int(c["w"]), int(c["h"])), score=score,
             alpha=a.astype(np.float32), support_xywh=(x0, y0, x1 - x0, y1 - y0),
-            texture_sigma=float(np.clip(0.3 * c["r"], 0.6, 0.004 * u)),
+            texture_sigma=float(np.clip(0.5 * c["r"], 0.6, 0.006 * u)),
             region=_region_at(regions, c["cx"], c["cy"]),
             max_delta=float(np.clip(1.5 * (c["d"] + 0.8 * c["red"]) / 100.0 + 0.015, 0.02, 0.5)),
         )

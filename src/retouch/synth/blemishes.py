@@ -278,7 +278,7 @@ def _spectrum(kind: str, rng: np.random.Generator) -> np.ndarray:
     if kind == "red_spot":  # haemoglobin-like, a little pinker
         return np.array([rng.uniform(0.12, 0.25), 1.0, rng.uniform(0.7, 0.9)])
     # melanin-like: absorbance falls with wavelength -> brown
-    return np.array([rng.uniform(0.6, 0.75), 1.0, rng.uniform(1.05, 1.25)])
+    return np.array([rng.uniform(0.55, 0.7), 1.0, rng.uniform(1.1, 1.35)])
 
 
 def _calibrate_strength(color_lin: np.ndarray, spectrum: np.ndarray, target_de: float) -> float:

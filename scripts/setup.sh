@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Install retouch into ./.venv (or the active virtual environment).
+#   bash scripts/setup.sh          # runtime only
+#   bash scripts/setup.sh --dev    # + test and lint tools
+# mediapipe 0.10.21 (the last release that ships its face models) is installed with
+# --no-deps: its metadata pins numpy<2, the GUI OpenCV build, jax and sounddevice, none
+# of which the face models need. Its real runtime needs are retouch's own dependencies
+# (pyproject.toml), so the environment stays on numpy 2 + opencv-python-headless.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ -z "${VIRTUAL_ENV:-}" ]; then
+  [ -x .venv/bin/python ] || "${PYTHON:-python3}" -m venv .venv
+  # shellcheck disable=SC1091
+  . .venv/bin/activate
+fi
+export PIP_DISABLE_PIP_VERSION_CHECK=1
+python -m pip install -q --no-deps "mediapipe==0.10.21"
+if [ "${1:-}" = "--dev" ]; then
+  python -m pip install -q -e ".[dev]"
+else
+  python -m pip install -q -e .
+fi
+python -c "import mediapipe, retouch; print('retouch', retouch.__version__, 'ready (mediapipe', mediapipe.__version__ + ')')"

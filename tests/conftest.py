@@ -1,0 +1,28 @@
+"""Shared fixtures: the real photos of ../shared/faces (test data, never copied here)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+FACES = Path(os.environ.get("RETOUCH_FACES", Path(__file__).resolve().parents[2] / "shared" / "faces"))
+
+
+@pytest.fixture(scope="session")
+def faces_dir() -> Path:
+    if not FACES.is_dir():
+        pytest.skip(f"shared test photos not found at {FACES} (set RETOUCH_FACES to their folder)")
+    return FACES
+
+
+@pytest.fixture(scope="session")
+def load_rgb(faces_dir):
+    from PIL import Image
+
+    def _load(rel: str) -> np.ndarray:
+        return np.asarray(Image.open(faces_dir / rel).convert("RGB"))
+
+    return _load

@@ -1,0 +1,199 @@
+"""End-to-end tests on real photos from ../shared/faces (skipped when absent)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from retouch import retouch
+from retouch.detect import get_detector
+
+SPOTS = ["acne", "red_spot", "dark_spot"]
+
+
+@pytest.fixture(scope="module")
+def planted(load_rgb):
+    from retouch.synth import face_skin_mask, plant_blemishes
+
+    clean = load_rgb("clean/innerverz_003_face.png")
+    skin, size = face_skin_mask(clean)
+    p = plant_blemishes(clean, skin, face_size_px=size, rng=3)
+    return clean, p
+
+
+def test_detects_every_face_with_478_landmarks(load_rgb):
+    faces = get_detector().detect(load_rgb("multi/codeformer_whole02_4people.png"))
+    usable = [f for f in faces if f.landmarks_xy is not None]
+    assert len(usable) >= 4
+    assert all(f.landmarks_xy.shape == (478, 2) for f in usable)
+    one = get_detector().detect(load_rgb("clean/fr_obama.jpg"))
+    assert len(one) == 1 and one[0].skip_reason is None
+
+
+def test_planted_blemishes_found_and_removed(planted):
+    clean, p = planted
+    res = retouch(p.image, only=SPOTS)
+    found = [i for i in res.report["imperfections"] if i["type"] in SPOTS]
+    hit = 0
+    for inst in p.instances:
+        x, y = inst.center_xy
+        if any(abs(f["center"][0] - x) <= max(3, inst.radius_px) + f["radius_px"]
+               and abs(f["center"][1] - y) <= max(3, inst.radius_px) + f["radius_px"]
+               for f in found):
+            hit += 1
+    assert hit / len(p.instances) >= 0.8
+    m = p.union_mask
+    mse_in = ((p.image.astype(float) - clean)[m] ** 2).mean()
+    mse_out = ((res.image.astype(float) - clean)[m] ** 2).mean()
+    gain_db = 10 * np.log10(mse_in / mse_out)
+    # Measured +1.6 dB on this face (the issue's +5 dB target is not reached yet:
+    # see README "Benchmarks"); this guards against regressions.
+    assert gain_db > 1.0, gain_db
+
+
+def test_pixels_outside_removed_mask_are_bit_identical(planted):
+    _, p = planted
+    res = retouch(p.image)
+    changed = np.any(res.image != p.image, axis=2)
+    allowed = res.masks["removed"] > 0
+    assert changed.any()
+    assert not np.any(changed & ~allowed)
+    assert res.masks["removed"].shape == p.image.shape[:2]
+    assert set(np.unique(res.masks["removed"])) <= {0, 255}
+
+
+def test_only_and_keep_select_types(planted):
+    _, p = planted
+    res = retouch(p.image, only=["dark_spot"])
+    assert all(i["removed"] == (i["type"] == "dark_spot") for i in res.report["imperfections"])
+    res0 = retouch(p.image, strength=0.0)
+    assert np.array_equal(res0.image, p.image)
+
+
+def test_freckles_kept_on_freckled_face(load_rgb):
+    img = load_rgb("blemish/swati_freckles_darkspots.jpg")
+    img = img[::4, ::4].copy()  # 864x1296: keeps the test fast
+    res = retouch(img)
+    s = res.report["summary"]
+    assert s["freckle"]["found"] + s["mole"]["found"] > 0
+    assert s["freckle"]["removed"] == 0 and s["mole"]["removed"] == 0
+
+
+def test_no_face_returns_input_unchanged():
+    rng = np.random.default_rng(0)
+    img = (rng.random((200, 300, 3)) * 40 + 100).astype(np.uint8)
+    res = retouch(img)
+    assert res.report["no_face"] is True
+    assert np.array_equal(res.image, img)
+    assert not res.masks["removed"].any()
+
+
+def test_report_contract(planted):
+    _, p = planted
+    rep = retouch(p.image).report
+    json.dumps(rep)
+    assert rep["image"]["width"] == p.image.shape[1]
+    f = rep["faces"][0]
+    assert f["landmarks"] == 478 and len(f["bbox"]) == 4 and 0 <= f["score"] <= 1
+    for i in rep["imperfections"]:
+        assert set(i) >= {"type", "bbox", "score", "removed"}
+        x, y, w, h = i["bbox"]
+        assert 0 <= x < rep["image"]["width"] and 0 <= y < rep["image"]["height"] and w > 0
+    for stage in ("detect", "align", "parse", "localize", "synthesize", "total"):
+        assert stage in rep["timings_ms"]
+
+
+def test_sixteen_bit_and_alpha_kept(tmp_path, load_rgb):
+    from PIL import Image
+
+    from retouch.imageio import load_image, save_image
+
+    rgb = load_rgb("clean/gfpgan_ffhq00000_gt512.png")
+    px16 = rgb.astype(np.uint16) * 257
+    alpha = np.full(rgb.shape[:2], 40000, np.uint16)
+    src = tmp_path / "in16.png"
+    save_image(src, px16, alpha=alpha)
+    res = retouch(src)
+    assert res.image.dtype == np.uint16 and res.alpha is not None
+    out = tmp_path / "out16.png"
+    save_image(out, res.image, source=res.source, alpha=res.alpha)
+    back = load_image(out)
+    assert back.pixels.dtype == np.uint16 and np.array_equal(back.alpha, alpha)
+    keep = res.masks["removed"] == 0
+    assert np.array_equal(back.pixels[keep], px16[keep])
+    assert Image.open(out).size == (512, 512)
+
+
+def _cli(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "retouch.cli", *args], capture_output=True,
+                          text=True, cwd=cwd, timeout=300)
+
+
+def test_cli_writes_output_report_and_masks(tmp_path, faces_dir):
+    src = faces_dir / "blemish" / "localretouch_acne_dark_bg.jpg"
+    out = tmp_path / "out.png"
+    r = _cli(str(src), "-o", str(out), "--report", str(tmp_path / "r.json"),
+             "--masks", str(tmp_path / "m"), "--only", "acne,red_spot,dark_spot")
+    assert r.returncode == 0, r.stderr
+    rep = json.loads((tmp_path / "r.json").read_text())
+    assert rep["image"]["width"] == 627 and rep["summary"]["acne"]["found"] > 0
+    from PIL import Image
+
+    m = np.asarray(Image.open(tmp_path / "m" / "removed.png"))
+    assert m.shape[:2] == (941, 627)
+    for t in ("acne", "red_spot", "dark_spot", "mole", "freckle", "wrinkle", "under_eye",
+              "shine"):
+        assert (tmp_path / "m" / f"{t}.png").exists()
+
+
+@pytest.mark.parametrize(
+    "setup, args, code, match",
+    [
+        ("missing", ["{d}/nope.jpg", "-o", "{d}/o.png"], 2, "file does not exist"),
+        ("empty", ["{d}/empty.jpg", "-o", "{d}/o.png"], 2, "empty"),
+        ("text", ["{d}/text.jpg", "-o", "{d}/o.png"], 2, "not a recognized image"),
+        ("tiny", ["{d}/tiny.png", "-o", "{d}/o.png"], 2, "too small"),
+        ("ok", ["{d}/ok.png", "-o", "{d}/nodir/o.png"], 3, "output folder does not exist"),
+        ("ok", ["{d}/ok.png", "-o", "{d}/o.png", "--strength", "3"], 2, "strength"),
+        ("ok", ["{d}/ok.png", "-o", "{d}/o.png", "--only", "zits"], 2, "unknown imperfection"),
+        ("ok", ["{d}/ok.png", "-o", "{d}/ok.png"], 3, "overwrite"),
+    ],
+)
+def test_cli_bad_input_one_line_error_no_output(tmp_path, setup, args, code, match):
+    from PIL import Image
+
+    d = tmp_path
+    (d / "empty.jpg").write_bytes(b"")
+    (d / "text.jpg").write_text("hello")
+    Image.new("RGB", (1, 1)).save(d / "tiny.png")
+    Image.new("RGB", (64, 64), (120, 90, 80)).save(d / "ok.png")
+    before = (d / "ok.png").read_bytes()
+    r = _cli(*[a.format(d=d) for a in args])
+    assert r.returncode == code, r.stderr
+    lines = [ln for ln in r.stderr.strip().splitlines() if ln.startswith("retouch")]
+    assert len(lines) == 1 and match in lines[0], r.stderr
+    assert "Traceback" not in r.stderr
+    assert not (d / "o.png").exists()
+    assert (d / "ok.png").read_bytes() == before
+    assert not [p for p in d.iterdir() if p.name.startswith(".")]
+
+
+def test_cli_decompression_bomb_rejected(tmp_path):
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(
+            ">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 100000, 100000, 8, 2,
+                                                             0, 0, 0))
+    png += chunk(b"IDAT", zlib.compress(b"\x00" * 10)) + chunk(b"IEND", b"")
+    (tmp_path / "bomb.png").write_bytes(png)
+    r = _cli(str(tmp_path / "bomb.png"), "-o", str(tmp_path / "o.png"))
+    assert r.returncode == 2 and "pixels" in r.stderr
+    assert not (tmp_path / "o.png").exists()

@@ -1,0 +1,131 @@
+"""Unit tests of the numeric stages on synthetic arrays (no photos, no mediapipe)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from retouch.errors import InvalidInputError
+from retouch.inpaint import fill_patch, push_pull
+from retouch.pipeline import treatment_amounts
+from retouch.types import DEFAULT_TREATMENT, Alignment, Face
+
+
+def _skin(h=96, w=96, seed=0):
+    rng = np.random.default_rng(seed)
+    base = np.array([0.78, 0.58, 0.48], np.float32)
+    tex = rng.normal(0, 0.02, (h, w, 1)).astype(np.float32)  # pores / grain
+    return np.clip(base + tex, 0, 1).astype(np.float32)
+
+
+def test_push_pull_keeps_known_and_fills_holes_smoothly():
+    y, x = np.mgrid[0:64, 0:64].astype(np.float32)
+    ramp = (x / 63.0)[..., None].repeat(3, axis=2)
+    w = np.ones((64, 64), np.float32)
+    w[24:40, 24:40] = 0
+    corrupted = ramp.copy()
+    corrupted[24:40, 24:40] = 1.0
+    out = push_pull(corrupted, w)
+    # Known pixels are returned as they were; the hole follows the ramp.
+    assert np.allclose(out[w == 1], ramp[w == 1], atol=1e-5)
+    err = np.abs(out[24:40, 24:40] - ramp[24:40, 24:40]).max()
+    assert err < 0.08
+
+
+def test_fill_patch_removes_tone_shift_keeps_texture_and_outside():
+    clean = _skin()
+    yy, xx = np.mgrid[0:96, 0:96]
+    bump = np.exp(-((yy - 48) ** 2 + (xx - 48) ** 2) / (2 * 5.0**2)).astype(np.float32)
+    blem = clean.copy()
+    blem[..., 1] -= 0.15 * bump  # a red spot: less green
+    blem[..., 2] -= 0.12 * bump
+    alpha = np.clip(bump * 3, 0, 1)
+    alpha[alpha < 0.02] = 0
+    normal = 1.0 - np.clip(bump * 5, 0, 1)
+    out = fill_patch(blem, alpha, normal, texture_sigma=1.5)
+    inside = bump > 0.2
+    err_in = np.abs(blem - clean)[inside].mean()
+    err_out = np.abs(out - clean)[inside].mean()
+    assert err_out < 0.35 * err_in
+    # Untouched where alpha == 0.
+    assert np.array_equal(out[alpha == 0], blem[alpha == 0])
+    # Pores kept: high-pass energy inside stays near the clean texture's.
+    def hp(a):
+        import cv2
+        return a - cv2.GaussianBlur(a, (0, 0), 1.5)
+    r = hp(out)[inside].std() / hp(clean)[inside].std()
+    assert 0.6 < r < 1.3
+
+
+def test_fill_patch_respects_max_delta():
+    p = _skin()
+    a = np.ones((96, 96), np.float32)
+    w = np.zeros((96, 96), np.float32)
+    w[:, :10] = 1
+    p2 = p.copy()
+    p2[:, :10] = 0.0  # far-away source that would pull everything to black
+    out = fill_patch(p2, a, w, 1.0, max_delta=0.03)
+    assert np.abs(out - p2).max() <= 0.03 + 1e-6
+
+
+@pytest.mark.parametrize(
+    "kwargs, expect",
+    [
+        ({"strength": 0.8}, DEFAULT_TREATMENT),
+        ({"strength": 0.0}, {k: 0.0 for k in DEFAULT_TREATMENT}),
+        ({"strength": 0.8, "only": "acne,mole"}, {"acne": 1.0, "mole": 1.0, "red_spot": 0.0}),
+        ({"strength": 0.8, "keep": ["acne"]}, {"acne": 0.0, "red_spot": 1.0, "freckle": 0.0}),
+        ({"strength": 0.4}, {"acne": 0.5, "under_eye": 0.3}),
+    ],
+)
+def test_treatment_amounts(kwargs, expect):
+    got = treatment_amounts(**kwargs)
+    for k, v in expect.items():
+        assert got[k] == pytest.approx(v), k
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"strength": 1.5}, r"`strength` must be in \[0, 1\]"),
+        ({"strength": 0.5, "only": "pimples"}, "unknown imperfection type 'pimples'"),
+        ({"strength": 0.5, "only": "acne", "keep": "acne"}, "both in `only` and `keep`"),
+    ],
+)
+def test_treatment_amounts_errors(kwargs, match):
+    with pytest.raises(InvalidInputError, match=match):
+        treatment_amounts(**kwargs)
+
+
+def _fake_face(angle_deg=20.0, iod=80.0, cx=300.0, cy=200.0):
+    lm = np.zeros((478, 2), np.float32)
+    a = np.radians(angle_deg)
+    d = np.array([np.cos(a), np.sin(a)]) * iod / 2
+    lm[468] = (cx - d[0], cy - d[1])
+    lm[473] = (cx + d[0], cy + d[1])
+    return Face(0, (cx - 100, cy - 100, 200, 200), 0.9, lm)
+
+
+def test_alignment_canonical_and_exact_inverse():
+    from retouch.align import align_face
+
+    f = _fake_face()
+    al = align_face(f)
+    assert al.size == 320  # 4 x iod
+    eyes = al.to_crop(f.landmarks_xy[[468, 473]])
+    assert np.allclose(eyes[0], [0.5 * 320 - 40, 0.40 * 320], atol=1e-6)
+    assert np.allclose(eyes[1], [0.5 * 320 + 40, 0.40 * 320], atol=1e-6)
+    pts = np.random.default_rng(1).uniform(0, 500, (50, 2))
+    assert np.allclose(al.to_image(al.to_crop(pts)), pts, atol=1e-9)
+
+
+def test_alignment_size_is_bounded():
+    from retouch.align import MAX_CROP, MIN_CROP, align_face
+
+    assert align_face(_fake_face(iod=2000)).size == MAX_CROP
+    assert align_face(_fake_face(iod=10)).size == MIN_CROP
+
+
+def test_alignment_validates():
+    with pytest.raises(ValueError, match=r"`matrix` must be \(2, 3\)"):
+        Alignment(np.zeros((3, 3)), 64, 1.0)
