@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-FACES = Path(os.environ.get("RETOUCH_FACES", Path(__file__).resolve().parents[2] / "shared" / "faces"))
+_DEFAULT = Path(__file__).resolve().parents[2] / "shared" / "faces"
+FACES = Path(os.environ.get("RETOUCH_FACES", _DEFAULT))
 
 
 @pytest.fixture(scope="session")

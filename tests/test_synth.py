@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 from pathlib import Path
 
 import cv2
@@ -201,7 +202,8 @@ def test_validation_errors(skin: np.ndarray) -> None:
         plant_blemishes(skin, mask, face_size_px=0)
 
 
-FACES = Path(__file__).resolve().parents[1].parent / "shared" / "faces"
+_DEFAULT_FACES = Path(__file__).resolve().parents[2] / "shared" / "faces"
+FACES = Path(os.environ.get("RETOUCH_FACES", _DEFAULT_FACES))
 
 
 @pytest.mark.shared

@@ -2,10 +2,12 @@
 
 The model
 ---------
-A blemish is a change of the skin's *tone*, never a replacement of its pixels:
-every pixel of the blemish is the original pixel, in linear RGB, multiplied by
-a per-channel gain (plus, for a few inflamed papules, a tiny additive specular
-glint). Pores, fine hair and sensor noise therefore stay visible through it.
+A blemish is a change of the skin's *tone*, never a replacement of its pixels.
+Each pixel is split into a smooth base colour (Gaussian blur, sigma 1.5 px) and
+fine detail (pores, fine hair, sensor noise). The base is multiplied, in
+linear RGB, by a per-channel gain (plus, for some inflamed papules, a tiny
+additive specular glint) and the detail is added back unchanged in sRGB, so
+the texture stays exactly as visible through the blemish as on clean skin.
 The gains follow a Beer-Lambert absorption picture: a blemish adds an
 absorber whose density follows a soft profile and whose per-channel
 absorbance spectrum sets its colour:
@@ -303,7 +305,6 @@ def _calibrate_strength(color_lin: np.ndarray, spectrum: np.ndarray, target_de: 
 def _render(
     draft: _Draft,
     center: tuple[float, float],
-    orig_lin: np.ndarray,
     orig_u8: np.ndarray,
     light: np.ndarray,
     rng: np.random.Generator,
@@ -341,7 +342,7 @@ def _render(
     density = core * mottle
     peak_density = 1.0
 
-    patch_lin = orig_lin[y0:y1, x0:x1]
+    patch_lin = srgb_to_linear(orig_u8[y0:y1, x0:x1].astype(np.float64) / 255.0)
     wts = np.exp(-0.5 * (d / max(r, 1.0)) ** 2)
     local = (patch_lin * wts[..., None]).sum(axis=(0, 1)) / wts.sum()
     local = np.clip(local, 1e-4, 1.0)
@@ -377,13 +378,13 @@ def _render(
             off = rng.uniform(-0.15, 0.15, size=2) * r
             sw = max(0.55, float(rng.uniform(0.22, 0.35)) * r)
             q = np.exp(-0.5 * ((X - off[0]) ** 2 + (Y - off[1]) ** 2) / sw**2)
-            q *= float(rng.uniform(0.45, 0.8))
+            q *= float(rng.uniform(0.4, 0.7))
             # Pus is cream-coloured: half the skin's own chromaticity, half cream,
             # clearly lighter than the surrounding skin.
             lum = float(local @ _RGB_TO_XYZ[1])
             cream = np.array([0.86, 0.74, 0.42])
             chroma = np.sqrt((local / lum) * (cream / float(cream @ _RGB_TO_XYZ[1])))
-            target_lum = min(0.85, max(lum * float(rng.uniform(1.4, 2.0)), lum + 0.08))
+            target_lum = min(0.85, max(lum * float(rng.uniform(1.3, 1.8)), lum + 0.06))
             pus = np.clip(chroma * target_lum / float(chroma @ _RGB_TO_XYZ[1]), 1e-4, 1.0)
             gain *= (1.0 - q)[..., None] + q[..., None] * (pus / tone_center)
             detail_gain = 1.0 - 0.4 * q  # the pus dome is smoother than skin
@@ -529,7 +530,6 @@ def plant_blemishes(
     dist = cv2.distanceTransform(padded, cv2.DIST_L2, 5)[1:-1, 1:-1] - float(margin_px)
     centres = _place(drafts, dist, gen, tries)
 
-    orig_lin = srgb_to_linear(image.astype(np.float64) / 255.0)
     out = image.copy()
     instances: list[PlantedInstance] = []
     masks = {kind: np.zeros((h, w), dtype=bool) for kind in SYNTH_TYPES}
@@ -538,7 +538,7 @@ def plant_blemishes(
         if c is None:
             skipped[dr.kind] = skipped.get(dr.kind, 0) + 1
             continue
-        (x0, y0), new_patch, mpatch, peak, whitehead = _render(dr, c, orig_lin, image, light, gen)
+        (x0, y0), new_patch, mpatch, peak, whitehead = _render(dr, c, image, light, gen)
         ph, pw = mpatch.shape
         out[y0 : y0 + ph, x0 : x0 + pw][mpatch] = new_patch[mpatch]
         full = np.zeros((h, w), dtype=bool)
