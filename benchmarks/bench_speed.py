@@ -49,12 +49,12 @@ def _time(fn, repeat: int) -> tuple[float, dict]:
 def _peak_child(img_path: str, mp: float) -> float:
     code = (
         "import resource, numpy as np; from PIL import Image; import sys;"
-        "sys.path.insert(0, %r); from bench_speed import _resize_to;"
+        f"sys.path.insert(0, {str(Path(__file__).parent)!r}); from bench_speed import _resize_to;"
         "from retouch import retouch;"
-        "img = _resize_to(np.asarray(Image.open(%r).convert('RGB')), %f);"
+        f"img = _resize_to(np.asarray(Image.open({img_path!r}).convert('RGB')), {mp:f});"
         "r = retouch(img);"
         "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)"
-    ) % (str(Path(__file__).parent), img_path, mp)
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     return float(out.stdout.strip().splitlines()[-1])
