@@ -324,15 +324,6 @@ def _load_file(path: Path, max_pixels: int) -> ImageData:
             try:
                 img.seek(0)
                 img.load()
-            except MemoryError:
-                raise InvalidInputError(
-                    f"{name}: not enough memory to decode a {w}x{h} image"
-                ) from None
-            except Exception as e:
-                raise InvalidInputError(
-                    f"{name}: truncated or corrupt image file ({_describe(e)})"
-                ) from None
-            try:
                 return _decode_loaded(img, path)
             except InvalidInputError:
                 raise
