@@ -88,37 +88,28 @@ def warp_to_crop(image: np.ndarray, alignment: Alignment) -> np.ndarray:
     )
 
 
-def crop_bbox_in_image(
-    alignment: Alignment, shape_hw: tuple[int, int]
-) -> tuple[int, int, int, int]:
-    """Integer ``(x0, y0, x1, y1)`` image box covering the crop, clipped to the image."""
-    s = alignment.size
-    corners = alignment.to_image(np.array([[0, 0], [s, 0], [0, s], [s, s]], np.float64))
-    x0, y0 = np.floor(corners.min(axis=0)).astype(int)
-    x1, y1 = np.ceil(corners.max(axis=0)).astype(int) + 1
-    h, w = shape_hw
-    return max(0, x0), max(0, y0), min(w, x1), min(h, y1)
-
-
 def warp_mask_to_image(
-    mask: np.ndarray, alignment: Alignment, box_xyxy: tuple[int, int, int, int]
+    crop_map: np.ndarray, alignment: Alignment, box_xyxy: tuple[int, int, int, int],
+    crop_origin_xy: tuple[int, int] = (0, 0),
 ) -> np.ndarray:
-    """Map a crop-space float mask back into the image box ``box_xyxy``.
+    """Map a crop-space float map back into the image box ``box_xyxy``.
 
     Args:
-        mask: ``(size, size) float32`` in ``[0, 1]``.
+        crop_map: ``(h, w) float32`` map whose pixel ``[0, 0]`` is crop pixel
+            ``crop_origin_xy`` (a whole crop when the origin is ``(0, 0)``).
         alignment: the face's alignment.
         box_xyxy: image region ``(x0, y0, x1, y1)`` to produce.
 
     Returns:
-        ``(y1 - y0, x1 - x0) float32`` mask in ``[0, 1]``; zero outside the crop.
+        ``(y1 - y0, x1 - x0) float32``; zero outside ``crop_map``.
     """
     x0, y0, x1, y1 = box_xyxy
-    # crop = M @ [x, y, 1]; image box offset: x = u + x0.
+    # crop_local = M @ [u + x0, v + y0, 1] - origin, sampled with WARP_INVERSE_MAP.
     m = alignment.matrix.copy()
     m[:, 2] += m[:, :2] @ np.array([x0, y0], np.float64)
+    m[:, 2] -= np.array(crop_origin_xy, np.float64)
     return cv2.warpAffine(
-        mask.astype(np.float32), m, (x1 - x0, y1 - y0),
+        crop_map.astype(np.float32), m, (x1 - x0, y1 - y0),
         flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
         borderMode=cv2.BORDER_CONSTANT, borderValue=0.0,
     )

@@ -23,7 +23,8 @@ import cv2
 import numpy as np
 
 
-def _gauss(x: np.ndarray, sigma: float) -> np.ndarray:
+def gauss(x: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian blur with standard deviation ``sigma`` px (>= 0.3), reflected borders."""
     return cv2.GaussianBlur(x, (0, 0), max(0.3, float(sigma)), borderType=cv2.BORDER_REFLECT)
 
 
@@ -89,10 +90,10 @@ def fill_patch(
         ``patch`` where ``alpha == 0``.
     """
     src_w = normal_w * (1.0 - np.clip(alpha * 2.0, 0, 1))
-    low = _gauss(patch, texture_sigma)
+    low = gauss(patch, texture_sigma)
     high = patch - low
     low_fill = push_pull(low, src_w)
-    e_loc = _gauss((high**2).sum(axis=2), texture_sigma + 0.5)
+    e_loc = gauss((high**2).sum(axis=2), texture_sigma + 0.5)
     e_norm = push_pull(e_loc, src_w)
     gain = np.clip(e_norm / np.maximum(e_loc, 1e-8), 0.0, 1.0)
     target = low_fill + high * gain[..., None]

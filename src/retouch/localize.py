@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from .inpaint import gauss as _gauss
 from .types import IMPERFECTION_TYPES, FaceRegions
 
 #: Types found as compact blobs.
@@ -81,10 +82,6 @@ class Localization:
     instances: list[CropInstance]
     normal_skin: np.ndarray
     face_size: float
-
-
-def _gauss(x: np.ndarray, sigma: float) -> np.ndarray:
-    return cv2.GaussianBlur(x, (0, 0), max(0.3, float(sigma)), borderType=cv2.BORDER_REFLECT)
 
 
 def normalized_blur(x: np.ndarray, w: np.ndarray, sigma: float) -> np.ndarray:

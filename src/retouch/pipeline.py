@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 
 from ._version import __version__
-from .align import align_face, warp_to_crop
+from .align import align_face, warp_mask_to_image, warp_to_crop
 from .detect import FaceDetector, get_detector
 from .errors import InvalidInputError
 from .imageio import load_image
@@ -102,23 +102,6 @@ class _Timer:
         t1 = time.perf_counter()
         self.ms[name] = self.ms.get(name, 0.0) + (t1 - t0) * 1000.0
         return t1
-
-
-def _crop_to_image_patch(
-    crop_map: np.ndarray, crop_origin_xy: tuple[int, int], alignment: Alignment,
-    box_xyxy: tuple[int, int, int, int],
-) -> np.ndarray:
-    """Resample a crop-space map (whose [0, 0] is crop pixel ``crop_origin_xy``)
-    into the image box ``box_xyxy``; zero outside the map."""
-    x0, y0, x1, y1 = box_xyxy
-    m = alignment.matrix.copy()
-    m[:, 2] += m[:, :2] @ np.array([x0, y0], np.float64)
-    m[:, 2] -= np.array(crop_origin_xy, np.float64)
-    return cv2.warpAffine(
-        crop_map.astype(np.float32), m, (x1 - x0, y1 - y0),
-        flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_CONSTANT,
-        borderValue=0.0,
-    )
 
 
 def _image_box_of(alignment: Alignment, xywh: tuple[float, float, float, float], pad: float,
@@ -250,19 +233,19 @@ class RetouchPipeline:
             x0, y0, x1, y1 = box
             if x1 - x0 < 2 or y1 - y0 < 2:
                 continue
-            a_img = _crop_to_image_patch(inst.alpha, (sup[0], sup[1]), al, box)
+            a_img = warp_mask_to_image(inst.alpha, al, box, (sup[0], sup[1]))
             np.logical_or(type_masks[inst.type][y0:y1, x0:x1], a_img > 0.25,
                           out=type_masks[inst.type][y0:y1, x0:x1])
             if not treat:
                 continue
             t0 = time.perf_counter()
             if inst.type not in ("mole", "freckle"):
-                prot = _crop_to_image_patch(protect, (0, 0), al, box)
+                prot = warp_mask_to_image(protect, al, box)
                 a_img = a_img * (1.0 - prot)
             a_img = np.where(a_img * amount >= ALPHA_EPS, a_img * amount, 0.0).astype(np.float32)
             if not np.any(a_img):
                 continue
-            normal = _crop_to_image_patch(loc.normal_skin, (0, 0), al, box)
+            normal = warp_mask_to_image(loc.normal_skin, al, box)
             patch = out[y0:y1, x0:x1].astype(np.float32) * (1.0 / maxv)
             filled = fill_patch(patch, a_img, normal, inst.texture_sigma / al.scale,
                                 max_delta=inst.max_delta)
