@@ -12,16 +12,21 @@ Exit codes:
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 from ._version import __version__
-from .errors import InvalidInputError, OutputError, RetouchError
+from .cli_common import atomic_write_bytes, check_output_dir, guarded
+from .errors import InvalidInputError, OutputError
 from .types import IMPERFECTION_TYPES
+
+#: Subcommands: ``retouch NAME ...`` runs ``retouch.<module>.main(argv_rest) -> int``.
+#: Anything else as first argument is the INPUT of the default retouch command.
+SUBCOMMANDS: dict[str, str] = {}
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -56,101 +61,77 @@ def _build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _check_output_dir(path: Path, what: str) -> None:
-    parent = path.parent if str(path.parent) else Path(".")
-    if not parent.is_dir():
-        raise OutputError(f"{path}: {what} folder does not exist")
-    if not os.access(parent, os.W_OK):
-        raise OutputError(f"{path}: {what} folder is not writable")
-
-
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def run(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit code (see module docstring)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] in SUBCOMMANDS and not Path(argv[0]).exists():
+        return importlib.import_module(f".{SUBCOMMANDS[argv[0]]}", __package__).main(argv[1:])
     args = _build_parser().parse_args(argv)
+    return guarded(lambda: _retouch_command(args), str(args.input))
+
+
+def _retouch_command(args: argparse.Namespace) -> int:
     from .imageio import load_image, save_image
     from .pipeline import retouch
 
-    try:
-        if args.instruction is not None:
-            raise InvalidInputError(
-                "--instruction is not available in this version; use --only/--keep/--strength"
-            )
-        if not 0.0 <= args.strength <= 1.0:
-            raise InvalidInputError(f"--strength must be in [0, 1]; got {args.strength}")
-        if not 0.0 <= args.sensitivity <= 1.0:
-            raise InvalidInputError(f"--sensitivity must be in [0, 1]; got {args.sensitivity}")
-        out_path = Path(args.output)
-        # Check every destination before any work, so a failure leaves nothing behind.
-        _check_output_dir(out_path, "output")
-        if args.report:
-            _check_output_dir(Path(args.report), "report")
-        if args.masks:
-            mdir = Path(args.masks)
-            if mdir.exists() and not mdir.is_dir():
-                raise OutputError(f"{mdir}: --masks must be a folder")
-            _check_output_dir(mdir, "masks")  # the folder is created; its parent must exist
-        if args.input == "sample" and not Path("sample").exists():
-            from .sample import sample_face
+    if args.instruction is not None:
+        raise InvalidInputError(
+            "--instruction is not available in this version; use --only/--keep/--strength"
+        )
+    if not 0.0 <= args.strength <= 1.0:
+        raise InvalidInputError(f"--strength must be in [0, 1]; got {args.strength}")
+    if not 0.0 <= args.sensitivity <= 1.0:
+        raise InvalidInputError(f"--sensitivity must be in [0, 1]; got {args.sensitivity}")
+    out_path = Path(args.output)
+    # Check every destination before any work, so a failure leaves nothing behind.
+    check_output_dir(out_path, "output")
+    if args.report:
+        check_output_dir(Path(args.report), "report")
+    if args.masks:
+        mdir = Path(args.masks)
+        if mdir.exists() and not mdir.is_dir():
+            raise OutputError(f"{mdir}: --masks must be a folder")
+        check_output_dir(mdir, "masks")  # the folder is created; its parent must exist
+    if args.input == "sample" and not Path("sample").exists():
+        from .sample import sample_face
 
-            data = load_image(sample_face())
-            sample_in = out_path.with_name(out_path.stem + "_input.png")
-            save_image(sample_in, data.pixels)
-        else:
-            data = load_image(args.input, max_pixels=args.max_pixels)
-            if data.path is not None and out_path.exists() and not args.overwrite \
-                    and out_path.resolve() == data.path.resolve():
-                raise OutputError(f"{out_path}: refusing to overwrite the input "
-                                  "(pass --overwrite to allow it)")
-        t0 = time.perf_counter()
-        result = retouch(data, strength=args.strength, only=args.only, keep=args.keep,
-                         sensitivity=args.sensitivity)
-        t1 = time.perf_counter()
-        save_image(out_path, result.image, source=data, alpha=result.alpha,
-                   quality=args.quality, overwrite_input=args.overwrite)
-        result.report["timings_ms"]["save"] = round((time.perf_counter() - t1) * 1000, 2)
-        result.report["output"] = str(out_path)
-        if args.masks:
-            mdir = Path(args.masks)
-            mdir.mkdir(exist_ok=True)
-            for name, m in result.masks.items():
-                save_image(mdir / f"{name}.png", m[..., None].repeat(3, axis=2))
-        if args.report:
-            _atomic_write_bytes(Path(args.report),
-                                json.dumps(result.report, indent=2).encode("utf-8"))
-        if not args.quiet:
-            rep = result.report
-            found = {k: v for k, v in rep["summary"].items() if v["found"]}
-            n_faces = sum(1 for f in rep["faces"] if f["retouched"])
-            msg = (f"{out_path}: {n_faces} face(s) retouched"
-                   if n_faces else f"{out_path}: no face found, image unchanged")
-            if found:
-                msg += "; " + ", ".join(f"{k} {v['removed']}/{v['found']}"
-                                        for k, v in found.items())
-            msg += f" ({(t1 - t0) * 1000:.0f} ms)"
-            print(msg)
-        return 0
-    except RetouchError as exc:
-        print(f"retouch: error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        print("retouch: interrupted", file=sys.stderr)
-        return 130
-    except Exception as exc:  # last resort: still one line, never a traceback
-        print(f"retouch: error: {args.input}: unexpected {type(exc).__name__}: {exc}",
-              file=sys.stderr)
-        return 1
+        data = load_image(sample_face())
+        sample_in = out_path.with_name(out_path.stem + "_input.png")
+        save_image(sample_in, data.pixels)
+    else:
+        data = load_image(args.input, max_pixels=args.max_pixels)
+        if data.path is not None and out_path.exists() and not args.overwrite \
+                and out_path.resolve() == data.path.resolve():
+            raise OutputError(f"{out_path}: refusing to overwrite the input "
+                              "(pass --overwrite to allow it)")
+    t0 = time.perf_counter()
+    result = retouch(data, strength=args.strength, only=args.only, keep=args.keep,
+                     sensitivity=args.sensitivity)
+    t1 = time.perf_counter()
+    save_image(out_path, result.image, source=data, alpha=result.alpha,
+               quality=args.quality, overwrite_input=args.overwrite)
+    result.report["timings_ms"]["save"] = round((time.perf_counter() - t1) * 1000, 2)
+    result.report["output"] = str(out_path)
+    if args.masks:
+        mdir = Path(args.masks)
+        mdir.mkdir(exist_ok=True)
+        for name, m in result.masks.items():
+            save_image(mdir / f"{name}.png", m[..., None].repeat(3, axis=2))
+    if args.report:
+        atomic_write_bytes(Path(args.report),
+                            json.dumps(result.report, indent=2).encode("utf-8"))
+    if not args.quiet:
+        rep = result.report
+        found = {k: v for k, v in rep["summary"].items() if v["found"]}
+        n_faces = sum(1 for f in rep["faces"] if f["retouched"])
+        msg = (f"{out_path}: {n_faces} face(s) retouched"
+               if n_faces else f"{out_path}: no face found, image unchanged")
+        if found:
+            msg += "; " + ", ".join(f"{k} {v['removed']}/{v['found']}"
+                                    for k, v in found.items())
+        msg += f" ({(t1 - t0) * 1000:.0f} ms)"
+        print(msg)
+    return 0
 
 
 def main() -> None:

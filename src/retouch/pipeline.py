@@ -31,6 +31,7 @@ from .types import (
     IMPERFECTION_TYPES,
     Alignment,
     Face,
+    FaceRegions,
     ImageData,
     Imperfection,
     RetouchResult,
@@ -117,10 +118,18 @@ def _image_box_of(alignment: Alignment, xywh: tuple[float, float, float, float],
 
 @dataclass(frozen=True)
 class FaceAnalysis:
-    """What the measuring stages found on one face (crop space)."""
+    """What the measuring stages found on one face (all maps in crop space).
+
+    Attributes:
+        face: the detection (image coordinates).
+        alignment: image <-> canonical crop transform.
+        regions: parsed region masks (``(S, S) float32`` in ``[0, 1]``).
+        localization: imperfection maps and instances.
+    """
 
     face: Face
     alignment: Alignment
+    regions: FaceRegions
     localization: Localization
 
 
@@ -160,7 +169,7 @@ class RetouchPipeline:
             t = timer.add("parse", t)
             loc = localize_imperfections(crop, lab, regions, sensitivity=self.sensitivity)
             timer.add("localize", t)
-            analyses.append(FaceAnalysis(face, al, loc))
+            analyses.append(FaceAnalysis(face, al, regions, loc))
         return faces, analyses
 
     # -- full run -----------------------------------------------------------
