@@ -131,6 +131,28 @@ def _one_sided_sigma(v: np.ndarray, *, positive: bool) -> float:
     return float(1.4826 * np.median(side))
 
 
+def _residuals(sm: np.ndarray, bg: np.ndarray, bg_near: np.ndarray, inner: np.ndarray
+               ) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], tuple[float, float, float]]:
+    """Departure of smoothed Lab ``sm`` from normal skin, and its noise scales.
+
+    A spot departs from both the wide (``bg``) and the tight (``bg_near``)
+    surround; slow shading only from the wide one, so the smaller departure of
+    the same sign is kept (0 where the signs differ). Returns ``(dL, da, db)``
+    and the one-sided noise sigma of each, measured on the side blemishes do not
+    populate (brighter, less red, less yellow).
+    """
+    out = []
+    for ch in range(3):
+        far, near = sm[..., ch] - bg[..., ch], sm[..., ch] - bg_near[..., ch]
+        out.append(np.where(far * near > 0, np.sign(far) * np.minimum(np.abs(far),
+                                                                       np.abs(near)), 0.0))
+    dL, da, db = out
+    sig = (max(0.7, _one_sided_sigma(dL[inner], positive=True)),
+           max(0.45, _one_sided_sigma(da[inner], positive=False)),
+           max(0.45, _one_sided_sigma(db[inner], positive=False)))
+    return (dL, da, db), sig
+
+
 def _region_at(regions: FaceRegions, x: float, y: float) -> str:
     xi, yi = int(round(x)), int(round(y))
     for name in ("forehead", "left_cheek", "right_cheek", "nose", "chin",
@@ -141,8 +163,37 @@ def _region_at(regions: FaceRegions, x: float, y: float) -> str:
     return "skin"
 
 
+#: Candidates at least this significant count towards a freckle field's density.
+FIELD_Z = 4.5
+
+#: Names of the spot features, in :func:`spot_features` order.
+SPOT_FEATURES = ("log_zD", "log_zR", "log_zB", "log_r", "log_elong", "log_texture",
+                 "log_busy", "skin_like", "log_neighbours")
+#: Logistic-regression weights (bias last) of the spot scorer; fitted by
+#: ``benchmarks/fit_spot_scorer.py`` on the synthetic-blemish benchmark.
+SPOT_WEIGHTS = np.array([0.4184, 2.6636, -0.6960, 1.5492, -5.2714, 0.9354, -1.9143, 0.1651,
+                         -0.2054, -3.4644])
+
+
+def spot_features(c: dict, u: float, s_L: float, neighbours: int) -> np.ndarray:
+    """Feature vector of one spot candidate (see :data:`SPOT_FEATURES`)."""
+    return np.array([
+        np.log1p(c["zD"]), np.log1p(c["zR"]), np.log1p(c["zB"]),
+        np.log(max(c["r"], 0.5) / u * 100.0), np.log(max(c["elong"], 1.0)),
+        np.log1p(c["lstd"] / s_L), np.log(max(c["busy"], 1.0)), c["like"],
+        np.log1p(neighbours),
+    ], np.float64)
+
+
+def spot_score(features: np.ndarray) -> float:
+    """Probability in ``[0, 1]`` that a candidate is a temporary blemish (logistic)."""
+    t = float(features @ SPOT_WEIGHTS[:-1] + SPOT_WEIGHTS[-1])
+    return float(1.0 / (1.0 + np.exp(-np.clip(t, -30, 30))))
+
+
 def localize_imperfections(
-    crop: np.ndarray, lab: np.ndarray, regions: FaceRegions, *, sensitivity: float = 0.5
+    crop: np.ndarray, lab: np.ndarray, regions: FaceRegions, *, sensitivity: float = 0.5,
+    debug: dict | None = None,
 ) -> Localization:
     """Find imperfections of one face.
 
@@ -151,6 +202,8 @@ def localize_imperfections(
         lab: ``(S, S, 3) float32`` Lab of ``crop`` (``cv2.COLOR_RGB2Lab``).
         regions: the parsed regions of the same crop.
         sensitivity: ``[0, 1]``; higher finds fainter spots (0.5 = default).
+        debug: if a dict, intermediate maps and every spot candidate (with its
+            features and the decision taken) are stored in it, for diagnostics.
 
     Returns:
         A :class:`Localization`.
@@ -177,32 +230,58 @@ def localize_imperfections(
     # A second, tighter surround: a spot departs from both, slow shading from the
     # wide one only. Taking the smaller departure suppresses shading gradients.
     bg_near = normalized_blur(sm, w, 0.018 * u)
-    dL_far, dL_near = sm[..., 0] - bg[..., 0], sm[..., 0] - bg_near[..., 0]
-    da_far, da_near = sm[..., 1] - bg[..., 1], sm[..., 1] - bg_near[..., 1]
-    dL = np.where(dL_far * dL_near > 0, np.sign(dL_far) * np.minimum(np.abs(dL_far),
-                                                                      np.abs(dL_near)), 0.0)
-    da = np.where(da_far * da_near > 0, np.sign(da_far) * np.minimum(np.abs(da_far),
-                                                                      np.abs(da_near)), 0.0)
     inner = cv2.erode(skin_b.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
-    # Noise from the side blemishes do not populate (brighter / less red).
-    s_L = max(0.7, _one_sided_sigma(dL[inner], positive=True))
-    s_a = max(0.45, _one_sided_sigma(da[inner], positive=False))
+    # Residuals at two scales (pixel and ~half a small spot's radius): the coarser one
+    # averages pores out, so a faint broad spot on textured skin still stands out.
+    sm2 = _gauss(lab, max(sig_s * 1.5, 0.005 * u))
+    res = [_residuals(x, bg, bg_near, inner) for x in (sm, sm2)]
+    dL, da, db = res[0][0]
+    s_L, s_a, s_b = res[0][1]
 
     # 2. Spot candidates: multi-level thresholding of the noise-relative contrast.
     #    A component small enough to be a spot is accepted at the lowest level where
     #    it stands alone; a cluster (dense acne) splits at higher levels.
-    k_hi = 5.5 - 2.0 * sensitivity  # 4.5 at default
-    D = np.maximum(0.0, -dL)
-    R = np.maximum(0.0, da)
-    z = np.maximum(D / s_L, R / s_a)
-    strong = ((max(k_hi * s_L, 2.2) < D) | (max(k_hi * s_a, 1.6) < R)) & inner
+    k_hi = 5.5 - 2.0 * sensitivity  # 4.5 at default (kept types: moles, freckles)
+    score_min = float(np.clip(0.25 - 0.4 * (sensitivity - 0.5), 0.05, 0.9))
+    if debug is not None and "score_min" in debug:
+        score_min = float(debug["score_min"])
+    # Local busyness: how much more textured the surround is than this face's typical
+    # skin (stubble, brows' edges, hairline). Contrast is judged against it, so a dot
+    # among many similar dots is texture, a dot on calm skin is a spot. Clipping the
+    # residual at 3 sigma keeps one spot from raising its own surround much.
+    sig_busy = 0.03 * u
+    busy_L = normalized_blur(np.minimum(np.abs(dL), 3.0 * s_L).astype(np.float32), skin,
+                             sig_busy)
+    busy_a = normalized_blur(np.minimum(np.abs(da), 3.0 * s_a).astype(np.float32), skin,
+                             sig_busy)
+    busy_L = np.maximum(1.0, busy_L / max(1e-3, float(np.median(busy_L[inner]))))
+    busy_a = np.maximum(1.0, busy_a / max(1e-3, float(np.median(busy_a[inner]))))
+    # Per scale: darker (D), redder (R), browner (B) than the surround, over busyness;
+    # significance z = the best of darker, redder, or darker-and-browner (melanin).
+    zD = zR = zB = z = None
+    for (dl, da_, db_), (sl_, sa_, sb_) in res:
+        zd = np.maximum(0.0, -dl) / busy_L / sl_
+        zr = np.maximum(0.0, da_) / busy_a / sa_
+        zb = np.maximum(0.0, db_) / busy_a / sb_
+        zz = np.maximum(np.maximum(zd, zr), np.hypot(zd, zb) * 0.8)
+        if z is None:
+            zD, zR, zB, z = zd, zr, zb, zz
+        else:
+            zD, zR, zB, z = (np.maximum(zD, zd), np.maximum(zR, zr), np.maximum(zB, zb),
+                             np.maximum(z, zz))
+    D = np.maximum(0.0, -dL) / busy_L
+    R = np.maximum(0.0, da) / busy_a
+    # Candidates are generated leniently (fixed low levels); the spot scorer decides.
+    k_cand = 3.2
+    strong = (z > k_cand) & inner
     r_min, r_max = 0.0022 * u, 0.03 * u
     dist_edge = cv2.distanceTransform(skin_b.astype(np.uint8), cv2.DIST_L2, 3)
-    remaining = (z > 0.55 * k_hi) & inner
+    remaining = (z > 0.55 * k_cand) & inner
     acc = np.zeros(z.shape, np.int32)  # accepted component id per pixel (0 = none)
     cand: list[dict] = []
+    skipped: list[tuple] = []  # (x, y, level, reason) of components not accepted
     for level in (0.55, 1.0, 1.5, 2.2, 3.2, 4.5):
-        mask = remaining & (z > level * k_hi)
+        mask = remaining & (z > level * k_cand)
         n, lbl, stats, cents = cv2.connectedComponentsWithStats(mask.astype(np.uint8),
                                                                 connectivity=8)
         if n <= 1:
@@ -215,14 +294,17 @@ def localize_imperfections(
             x, y, bw, bh, area = (int(v) for v in stats[i])
             r = float(np.sqrt(area / np.pi))
             if r > r_max or max(bw, bh) > 3.2 * r_max:
+                skipped.append((cents[i][0], cents[i][1], level, "big"))
                 continue  # too big at this level: try to split it at the next
             sl = (slice(y, y + bh), slice(x, x + bw))
             m = lbl[sl] == i
             remaining[sl][m] = False
             d_pk, r_pk = float(D[sl][m].max()), float(R[sl][m].max())
-            if r < r_min and max(d_pk / s_L, r_pk / s_a) < 2.0 * k_hi:
+            if r < r_min and float(z[sl][m].max()) < 2.0 * k_cand:
+                skipped.append((cents[i][0], cents[i][1], level, "small"))
                 continue
             if float(np.mean(dist_edge[sl][m] < 1.5)) > 0.25:
+                skipped.append((cents[i][0], cents[i][1], level, "border"))
                 continue  # hugging a skin border: eyelid, nostril, hairline, lip
             yy, xx = np.nonzero(m)
             if len(xx) >= 3:
@@ -236,11 +318,18 @@ def localize_imperfections(
             cand.append(dict(i=cid, x=x, y=y, w=bw, h=bh, r=r, cx=float(cents[i][0]),
                              cy=float(cents[i][1]), d=d_pk, red=r_pk, elong=elong,
                              lstd=float(np.std(L[sl][m])) if area > 3 else 0.0,
-                             z=max(d_pk / s_L, r_pk / s_a)))
+                             z=float(z[sl][m].max()), zD=float(zD[sl][m].max()),
+                             zR=float(zR[sl][m].max()), zB=float(zB[sl][m].max()),
+                             busy=float(busy_L[sl][m].mean()),
+                             like=float(regions.skin_likelihood[sl][m].mean())))
     lbl = acc
+    if debug is not None:
+        debug.update(D=D, R=R, busy_L=busy_L, busy_a=busy_a, s_L=s_L, s_a=s_a, k_hi=k_hi,
+                     u=u, candidates=cand, skipped=skipped, strong=strong)
 
     # 3. Classify.
-    all_xy = np.array([(c["cx"], c["cy"]) for c in cand] or np.zeros((0, 2)))
+    # Field density (freckles) counts only clearly visible spots.
+    all_xy = np.array([(c["cx"], c["cy"]) for c in cand if c["z"] >= FIELD_Z] or np.zeros((0, 2)))
 
     def _neighbours(c: dict) -> int:
         if not len(all_xy):
@@ -254,9 +343,14 @@ def localize_imperfections(
     # nose's side walls and nostril shadows.
     shade = cv2.dilate((regions.masks["eyes"] > 0.5).astype(np.uint8),
                        cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (int(0.06 * u) | 1,) * 2)) > 0
+    # Around the lips, the mouth corners' folds and the lip line are shading too.
+    shade |= cv2.dilate(((regions.masks["lips"] + regions.masks["mouth_interior"]) > 0.5)
+                        .astype(np.uint8),
+                        cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (int(0.07 * u) | 1,) * 2)) > 0
     nose_m = regions.masks["nose"] > 0.5
     for c in cand:
         r_rel = c["r"] / u
+        c["decision"] = "rejected"
         if c["elong"] > 3.5 and max(c["w"], c["h"]) > 0.035 * u:
             continue  # a line, handled by the wrinkle map
         is_red = c["red"] >= 1.6 and c["red"] >= 0.35 * c["d"]
@@ -274,24 +368,41 @@ def localize_imperfections(
             typ = "mole"
         else:
             typ = "dark_spot"
-        score = float(np.clip(1.0 - np.exp(-(c["z"] - 0.8 * k_hi) / 3.0), 0.05, 1.0))
-        # Footprint: the component grown over its falloff, feathered.
-        grow = max(1.5, 0.9 * c["r"])
-        pad = int(np.ceil(grow + 3 * max(0.8, 0.35 * c["r"]))) + 1
+        c["features"] = spot_features(c, u, s_L, _neighbours(c))
+        if typ in ("acne", "red_spot", "dark_spot"):
+            score = spot_score(c["features"])
+            if score < score_min:
+                continue
+        else:  # kept types: visible at the classic contrast threshold
+            if c["z"] < k_hi:
+                continue
+            score = float(np.clip(1.0 - np.exp(-(c["z"] - 0.8 * k_hi) / 3.0), 0.05, 1.0))
+        c["decision"] = typ
+        # Footprint: the component grown over the blemish's own falloff (connected
+        # pixels still departing from normal skin, z > 1, up to 1.3 r away), then
+        # feathered by a quarter radius; tails below 3 % are cut so nothing else moves.
+        grow = max(2.0, 1.3 * c["r"])
+        feather = max(0.7, 0.25 * c["r"])
+        pad = int(np.ceil(grow + 3 * feather)) + 2
         x0, y0 = max(0, c["x"] - pad), max(0, c["y"] - pad)
         x1, y1 = min(S, c["x"] + c["w"] + pad), min(S, c["y"] + c["h"] + pad)
-        m = (lbl[y0:y1, x0:x1] == c["i"]).astype(np.uint8)
+        core = (lbl[y0:y1, x0:x1] == c["i"]).astype(np.uint8)
         k = int(2 * round(grow) + 1)
-        m = cv2.dilate(m, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
-        a = _gauss(m.astype(np.float32), max(0.8, 0.35 * c["r"]))
-        a = np.clip(a * 1.6, 0, 1) * np.clip(skin[y0:y1, x0:x1] * 1.5, 0, 1)
+        limit = cv2.dilate(core, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
+        fall = ((z[y0:y1, x0:x1] > 1.0) & (limit > 0)).astype(np.uint8) | core
+        n_f, lab_f = cv2.connectedComponents(fall, connectivity=8)
+        keep_ids = np.unique(lab_f[core > 0])
+        m = np.isin(lab_f, keep_ids[keep_ids > 0]).astype(np.uint8)
+        m = cv2.dilate(m, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3)))
+        a = np.clip(_gauss(m.astype(np.float32), feather) * 1.5, 0, 1)
+        a = np.where(a < 0.03, 0.0, a) * np.clip(skin[y0:y1, x0:x1] * 1.5, 0, 1)
         inst = CropInstance(
             type=typ, center_xy=(c["cx"], c["cy"]), radius=c["r"],
             bbox_xywh=(int(c["x"]), int(c["y"]), int(c["w"]), int(c["h"])), score=score,
             alpha=a.astype(np.float32), support_xywh=(x0, y0, x1 - x0, y1 - y0),
-            texture_sigma=float(np.clip(0.5 * c["r"], 0.6, 0.006 * u)),
+            texture_sigma=float(np.clip(0.0025 * u, 0.6, 0.5 * c["r"])),
             region=_region_at(regions, c["cx"], c["cy"]),
-            max_delta=float(np.clip(1.5 * (c["d"] + 0.8 * c["red"]) / 100.0 + 0.015, 0.02, 0.5)),
+            max_delta=float(np.clip(2.5 * (c["d"] + 0.8 * c["red"]) / 100.0 + 0.02, 0.03, 0.6)),
         )
         instances.append(inst)
         view = maps[typ][y0:y1, x0:x1]

@@ -282,7 +282,13 @@ def parse_regions(
 
     skin_geom = skin_geom | upper
     f32 = lambda m: m.astype(np.float32)  # noqa: E731
-    skin_soft = f32(skin_geom) * np.clip(like * 2.0, 0, 1)
+    # A blemish is skin of an unusual colour: close holes in the likelihood up to the
+    # largest spot size (~0.07 face widths across) so spots stay inside ``skin``.
+    # Larger off-colour areas (beard, hair, glasses frames) stay out.
+    k = int(2 * round(0.035 * 2.2 * iod) + 1)
+    like_closed = cv2.morphologyEx(like, cv2.MORPH_CLOSE,
+                                   cv2.getStructuringElement(cv2.MORPH_RECT, (k, k)))
+    skin_soft = f32(skin_geom) * np.clip(like_closed * 2.0, 0, 1)
     masks = {
         "skin": skin_soft,
         "forehead": f32(forehead & skin_geom),

@@ -38,8 +38,10 @@ IMPERFECTION_TYPES: tuple[str, ...] = (
 )
 
 #: How strongly each type is treated by default at ``strength=1`` (0 = kept).
-#: Temporary blemishes are removed; under-eye darkness and shine are softened;
-#: moles, freckles and wrinkles are part of the person and are kept.
+#: Temporary blemishes are removed. Moles, freckles and wrinkles are part of the
+#: person; under-eye darkness and shine (highlights model the face's shape) are
+#: left as they are too, as in the FFHQR professional retouches: all of them are
+#: treated only when asked for (``only=...``, an instruction, or a Plan).
 DEFAULT_TREATMENT: dict[str, float] = {
     "acne": 1.0,
     "red_spot": 1.0,
@@ -47,8 +49,8 @@ DEFAULT_TREATMENT: dict[str, float] = {
     "mole": 0.0,
     "freckle": 0.0,
     "wrinkle": 0.0,
-    "under_eye": 0.6,
-    "shine": 0.6,
+    "under_eye": 0.0,
+    "shine": 0.0,
 }
 
 #: Named face regions produced by the parser.
