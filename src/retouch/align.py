@@ -25,7 +25,7 @@ from .types import Alignment, Face
 
 #: Smallest and largest canonical crop side in pixels.
 MIN_CROP = 256
-MAX_CROP = 1024
+MAX_CROP = 640
 #: Mesh indices of the iris centres (subject's right, subject's left).
 RIGHT_IRIS, LEFT_IRIS = 468, 473
 

@@ -90,11 +90,28 @@ def fill_patch(
         ``patch`` where ``alpha == 0``.
     """
     src_w = normal_w * (1.0 - np.clip(alpha * 2.0, 0, 1))
-    low = gauss(patch, texture_sigma)
-    high = patch - low
-    low_fill = push_pull(low, src_w)
-    e_loc = gauss((high**2).sum(axis=2), texture_sigma + 0.5)
-    e_norm = push_pull(e_loc, src_w)
+    # Everything but ``high`` is smooth at ``texture_sigma``: on a large patch it is
+    # computed on a grid ``f`` times coarser (f <= sigma / 1.2) and upsampled.
+    h, w = patch.shape[:2]
+    f = 1
+    while f < 8 and texture_sigma / (2 * f) >= 1.2 and min(h, w) >= 16 * f:
+        f *= 2
+    if f > 1:
+        small = (max(1, w // f), max(1, h // f))
+        p_s = cv2.resize(patch, small, interpolation=cv2.INTER_AREA)
+        w_s = cv2.resize(src_w.astype(np.float32), small, interpolation=cv2.INTER_AREA)
+        up = lambda x: cv2.resize(x, (w, h), interpolation=cv2.INTER_LINEAR)  # noqa: E731
+        low = up(gauss(p_s, texture_sigma / f))
+        high = patch - low
+        low_fill = up(push_pull(gauss(p_s, texture_sigma / f), w_s))
+        e_loc = gauss((high**2).sum(axis=2), texture_sigma + 0.5)
+        e_norm = up(push_pull(cv2.resize(e_loc, small, interpolation=cv2.INTER_AREA), w_s))
+    else:
+        low = gauss(patch, texture_sigma)
+        high = patch - low
+        low_fill = push_pull(low, src_w)
+        e_loc = gauss((high**2).sum(axis=2), texture_sigma + 0.5)
+        e_norm = push_pull(e_loc, src_w)
     gain = np.clip(e_norm / np.maximum(e_loc, 1e-8), 0.0, 1.0)
     target = low_fill + high * gain[..., None]
     delta = np.clip(target - patch, -max_delta, max_delta)

@@ -171,8 +171,8 @@ SPOT_FEATURES = ("log_zD", "log_zR", "log_zB", "log_r", "log_elong", "log_textur
                  "log_busy", "skin_like", "log_neighbours")
 #: Logistic-regression weights (bias last) of the spot scorer; fitted by
 #: ``benchmarks/fit_spot_scorer.py`` on the synthetic-blemish benchmark.
-SPOT_WEIGHTS = np.array([0.4184, 2.6636, -0.6960, 1.5492, -5.2714, 0.9354, -1.9143, 0.1651,
-                         -0.2054, -3.4644])
+SPOT_WEIGHTS = np.array([0.7316, 2.8058, -0.7874, 1.5657, -5.0807, 0.8036, -1.8685, 0.1752,
+                         -0.2013, -3.9397])
 
 
 def spot_features(c: dict, u: float, s_L: float, neighbours: int) -> np.ndarray:

@@ -189,8 +189,9 @@ class RetouchPipeline:
 
         t = time.perf_counter()
         out = data.pixels.copy()
-        removed = np.zeros((H, W), bool)
-        type_masks = {k: np.zeros((H, W), bool) for k in IMPERFECTION_TYPES}
+        # uint8 0/255 from the start: no full-size conversions at the end.
+        removed = np.zeros((H, W), np.uint8)
+        type_masks = {k: np.zeros((H, W), np.uint8) for k in IMPERFECTION_TYPES}
         imperfections: list[Imperfection] = []
         t_syn = 0.0
         for fa in analyses:
@@ -202,9 +203,7 @@ class RetouchPipeline:
         timer.ms["total"] = (time.perf_counter() - t_all) * 1000.0
 
         report = self._report(data, faces, imperfections, amounts, strength, only, keep, timer)
-        masks = {"removed": removed.astype(np.uint8) * 255}
-        for k, v in type_masks.items():
-            masks[k] = v.astype(np.uint8) * 255
+        masks = {"removed": removed, **type_masks}
         return RetouchResult(image=out, report=report, masks=masks, alpha=data.alpha, source=data)
 
     def _apply_face(
@@ -243,8 +242,7 @@ class RetouchPipeline:
             if x1 - x0 < 2 or y1 - y0 < 2:
                 continue
             a_img = warp_mask_to_image(inst.alpha, al, box, (sup[0], sup[1]))
-            np.logical_or(type_masks[inst.type][y0:y1, x0:x1], a_img > 0.25,
-                          out=type_masks[inst.type][y0:y1, x0:x1])
+            type_masks[inst.type][y0:y1, x0:x1][a_img > 0.25] = 255
             if not treat:
                 continue
             t0 = time.perf_counter()
@@ -261,7 +259,7 @@ class RetouchPipeline:
             q = np.clip(np.rint(filled * maxv), 0, maxv).astype(out.dtype)
             sel = a_img > 0
             out[y0:y1, x0:x1][sel] = q[sel]
-            removed[y0:y1, x0:x1] |= sel
+            removed[y0:y1, x0:x1][sel] = 255
             t_syn += (time.perf_counter() - t0) * 1000.0
         return ims, t_syn
 
