@@ -379,9 +379,9 @@ def localize_imperfections(
             score = float(np.clip(1.0 - np.exp(-(c["z"] - 0.8 * k_hi) / 3.0), 0.05, 1.0))
         c["decision"] = typ
         # Footprint: the component grown over the blemish's own falloff (connected
-        # pixels still departing from normal skin, z > 1, up to 1.3 r away), then
+        # pixels still clearly departing from normal skin, up to 0.8 r away, z > 2), then
         # feathered by a quarter radius; tails below 3 % are cut so nothing else moves.
-        grow = max(2.0, 1.3 * c["r"])
+        grow = max(2.0, 0.8 * c["r"])
         feather = max(0.7, 0.25 * c["r"])
         pad = int(np.ceil(grow + 3 * feather)) + 2
         x0, y0 = max(0, c["x"] - pad), max(0, c["y"] - pad)
@@ -389,7 +389,7 @@ def localize_imperfections(
         core = (lbl[y0:y1, x0:x1] == c["i"]).astype(np.uint8)
         k = int(2 * round(grow) + 1)
         limit = cv2.dilate(core, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
-        fall = ((z[y0:y1, x0:x1] > 1.0) & (limit > 0)).astype(np.uint8) | core
+        fall = ((z[y0:y1, x0:x1] > 2.0) & (limit > 0)).astype(np.uint8) | core
         n_f, lab_f = cv2.connectedComponents(fall, connectivity=8)
         keep_ids = np.unique(lab_f[core > 0])
         m = np.isin(lab_f, keep_ids[keep_ids > 0]).astype(np.uint8)
