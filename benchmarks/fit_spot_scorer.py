@@ -2,7 +2,8 @@
 """Fit the spot scorer of :mod:`retouch.localize` on synthetic blemishes.
 
 For every clean photo in ``FACES/clean`` and every seed, blemishes are planted
-exactly as in ``bench_blemish.py``; the localizer runs with its score threshold
+exactly as in ``bench_blemish.py`` (plus, per ``--dense-seeds``, a dense
+breakout of :data:`DENSE_COUNTS`); the localizer runs with its score threshold
 disabled and every acne / red_spot / dark_spot candidate is labelled *true*
 when its centre lies inside a planted blemish's mask. An L2-regularized
 logistic regression on :data:`retouch.localize.SPOT_FEATURES` is fitted, and
@@ -22,6 +23,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -41,7 +43,13 @@ DEFAULT_FACES = Path(os.environ.get("RETOUCH_FACES", REPO.parent / "shared" / "f
 SPOT = ("acne", "red_spot", "dark_spot")
 
 
-def collect(faces: Path, seeds: list[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
+#: Blemish counts of the "dense" runs (a breakout: many papules close together),
+#: so the scorer also sees spots whose surround is busy with other spots.
+DENSE_COUNTS = {"acne": 30, "red_spot": 8, "dark_spot": 6}
+
+
+def collect(faces: Path, seeds: list[int], dense_seeds: list[int] = ()
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
     """Features ``X (N, F)``, labels ``y (N,)``, group ``(image, seed, planted id)`` per row."""
     orig = loc_mod.localize_imperfections
     captured: list[dict] = []
@@ -57,8 +65,12 @@ def collect(faces: Path, seeds: list[int]) -> tuple[np.ndarray, np.ndarray, np.n
         for path in list_clean(faces, None):
             clean = load_rgb(path)
             skin, fs = face_skin_mask(clean)
-            for seed in seeds:
-                planted = plant_blemishes(clean, skin, face_size_px=fs, rng=seed)
+            runs = [(s, None) for s in seeds] + [(s, DENSE_COUNTS) for s in dense_seeds]
+            for seed, counts in runs:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", RuntimeWarning)  # "no room left"
+                    planted = plant_blemishes(clean, skin, face_size_px=fs, rng=seed,
+                                              counts=counts)
                 n_planted[(path.name, seed)] = len(planted.instances)
                 captured.clear()
                 _, analyses = pipe_mod.RetouchPipeline().analyze(load_image(planted.image))
@@ -104,8 +116,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--faces", type=Path, default=DEFAULT_FACES)
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("--dense-seeds", type=int, nargs="*", default=[],
+                    help="extra runs with DENSE_COUNTS blemishes (a breakout)")
     args = ap.parse_args()
-    X, y, groups, n_planted = collect(args.faces, args.seeds)
+    X, y, groups, n_planted = collect(args.faces, args.seeds, args.dense_seeds)
     images = np.array([g[0] for g in groups])
     p_cv = np.zeros(len(y))
     for im in np.unique(images):

@@ -350,11 +350,12 @@ def localize_imperfections(
     nose_m = regions.masks["nose"] > 0.5
     for c in cand:
         r_rel = c["r"] / u
-        c["decision"] = "rejected"
+        c["decision"] = "rejected: line"
         if c["elong"] > 3.5 and max(c["w"], c["h"]) > 0.035 * u:
             continue  # a line, handled by the wrinkle map
         is_red = c["red"] >= 1.6 and c["red"] >= 0.35 * c["d"]
         cxi, cyi = int(round(c["cx"])), int(round(c["cy"]))
+        c["decision"] = "rejected: shading"
         if shade[cyi, cxi] or (not is_red and (c["elong"] > 2.2 or nose_m[cyi, cxi])):
             continue  # beside the eye, or elongated / nose darkness: shading, not a spot
         # Freckles: small brown (darker, not predominantly red) spots in a field of many.
@@ -371,9 +372,11 @@ def localize_imperfections(
         c["features"] = spot_features(c, u, s_L, _neighbours(c))
         if typ in ("acne", "red_spot", "dark_spot"):
             score = spot_score(c["features"])
+            c["decision"] = "rejected: score"
             if score < score_min:
                 continue
         else:  # kept types: visible at the classic contrast threshold
+            c["decision"] = "rejected: faint"
             if c["z"] < k_hi:
                 continue
             score = float(np.clip(1.0 - np.exp(-(c["z"] - 0.8 * k_hi) / 3.0), 0.05, 1.0))
