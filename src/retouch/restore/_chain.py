@@ -225,9 +225,11 @@ def restore_region(
         k_sigma = deblur_sigma(blur, target)
         resid = est.noise_sigma / 255.0 * (0.3 if steps else 1.0)
         lam = (1e-3 + 150.0 * resid * resid) * (1.5 - fidelity)
-        work = np.clip(deblur_channels(work, k_sigma, lam=lam), 0.0, 1.0)
+        gain = 1.5 + 3.0 * fidelity
+        work = np.clip(deblur_channels(work, k_sigma, lam=lam, max_gain=gain), 0.0, 1.0)
         steps.append({"step": "deblur", "kernel": "gaussian", "sigma_px": round(k_sigma, 3),
-                      "target_sigma_px": round(target, 3), "regularization": round(lam, 6)})
+                      "target_sigma_px": round(target, 3), "regularization": round(lam, 6),
+                      "max_gain": round(gain, 3)})
     if grid.active:
         up = grid.up(work)
         explained = grid.bilinear_up(low)

@@ -3,7 +3,7 @@
 The kernel is the Gaussian the estimator measured, reduced so that the result
 keeps the edge width of a sharp photo (:data:`TARGET_SIGMA`): deblurring to a
 perfect step is what makes restorations look synthetic and ring.
-The filter is ``conj(K) / (|K|^2 + lam |G|^2)`` with ``G`` the discrete
+The filter is ``conj(K) / (|K|^2 + lam |G|^2)``, capped at ``max_gain``, with ``G`` the discrete
 gradient (a smoothness prior): ``lam`` grows with the remaining noise.
 Ringing is controlled twice: the image is mirrored before the FFT (no wrap-
 around edges), and the result may overshoot the local range of the blurred
@@ -35,7 +35,8 @@ def _gradient_power(shape_hw: tuple[int, int]) -> np.ndarray:
 
 
 def deblur_channels(
-    img: np.ndarray, sigma: float, *, lam: float, overshoot: float = 0.15
+    img: np.ndarray, sigma: float, *, lam: float, max_gain: float = 3.0,
+    overshoot: float = 0.15,
 ) -> np.ndarray:
     """Deconvolve every channel of ``img`` by a Gaussian of ``sigma`` px.
 
@@ -44,6 +45,9 @@ def deblur_channels(
         sigma: kernel sigma in px (``<= 0`` returns a copy).
         lam: weight of the gradient prior (``~1e-3`` for clean data; larger
             for noisy data).
+        max_gain: cap on the filter's amplification at any frequency: what the
+            blur removed entirely is not re-invented, and hidden artifacts
+            (enlarged JPEG blocks, film grain) are not blown up.
         overshoot: allowed excursion beyond the local min/max of ``img`` (in a
             window of radius ``ceil(2 sigma)``), as a fraction of the local range.
 
@@ -64,7 +68,8 @@ def deblur_channels(
     if big.ndim == 2:
         big = big[..., None]
     k = gaussian_otf((hp, wp), sigma)
-    filt = (k / (k * k + lam * _gradient_power((hp, wp)))).astype(np.complex64)
+    filt = np.minimum(k / (k * k + lam * _gradient_power((hp, wp))), max_gain)
+    filt = filt.astype(np.complex64)
     out = np.empty_like(a)
     r = int(math.ceil(2 * sigma))
     se = cv2.getStructuringElement(cv2.MORPH_RECT, (2 * r + 1, 2 * r + 1))
