@@ -195,7 +195,7 @@ def estimate_upsampling(
     region is reproduced to within ``max_rms`` code values (about the 8-bit
     rounding) by a bilinear enlargement from it (least squares) and fits less
     than half as well from the neighbouring sizes (a smooth region fits every
-    size alike); the smallest accepted source wins. Returns the
+    size alike); the most distinct fit wins. Returns the
     full-size ``full_wh`` on an axis that shows no enlargement.
 
     Args:
@@ -229,15 +229,15 @@ def estimate_upsampling(
                 cache[n] = _fit_residual(rows, n, n_dst, x0)
             return cache[n]
 
+        best_ratio = 0.5
         for n_src in sorted(cands):
             r = res(n_src)
             if r >= max_rms:
                 continue
             # An exact enlargement fits its own source size far better than the
             # neighbouring sizes; a merely smooth region fits all of them alike.
-            near = min(res(n_src - 1), res(n_src + 1))
-            if r < 0.5 * near:
-                best = n_src
-                break
+            ratio = r / max(min(res(n_src - 1), res(n_src + 1)), 1e-9)
+            if ratio < best_ratio:
+                best, best_ratio = n_src, ratio
         out.append(best)
     return out[0], out[1]
