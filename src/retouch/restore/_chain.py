@@ -1,0 +1,252 @@
+"""The built-in restoration chain for one image region.
+
+``estimate_region`` measures, ``restore_region`` applies::
+
+    region B --(exact inverse of a detected bilinear enlargement)--> L
+    L: JPEG deblocking + texture-keeping denoising (one DCT shrinkage pass,
+       then projection onto the JPEG quantization intervals)
+     -> deblurring with the measured Gaussian (regularized Wiener)
+     -> back to B's grid: cubic + back-projection (edge-aware upscaling)
+
+Every step runs only when its degradation is measured above a threshold
+(:data:`THRESHOLDS`); a region with none comes back as the same array object.
+Regions are ``(h, w, 3) float32`` RGB in ``[0, 1]`` cut from an image whose
+top-left pixel is ``origin_xy`` and whose size is ``full_wh``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import cv2
+import numpy as np
+
+from ._deblur import deblur_channels, deblur_sigma
+from ._jpeg import JpegEstimate, estimate_jpeg, table_for_quality
+from ._measure import estimate_blur, estimate_noise, estimate_upsampling
+from ._resample import Grid
+from ._shrink import project_jpeg, shrink_channel
+
+#: A step runs when its measurement passes these (see the docs).
+THRESHOLDS: dict[str, float] = {
+    "jpeg_quality_max": 85.0,   # deblock at quality <= 85 (above, blocks are invisible)
+    "jpeg_quality_max_enlarged": 90.0,  # ... <= 90 when the image was enlarged after it
+    "noise_sigma_min": 2.5,     # denoise at >= 2.5 code values
+    "blur_sigma_min": 1.2,      # deblur when edges are wider than 1.2 px (effective grid)
+}
+
+# JFIF RGB <-> YCbCr (code values; Cb/Cr centred on 0 here).
+_RGB2YCC = np.array([[0.299, 0.587, 0.114],
+                     [-0.168736, -0.331264, 0.5],
+                     [0.5, -0.418688, -0.081312]], np.float32)
+_YCC2RGB = np.linalg.inv(_RGB2YCC).astype(np.float32)
+#: Noise std in Y, Cb, Cr per unit of independent per-channel RGB noise.
+_YCC_NOISE = np.sqrt((_RGB2YCC.astype(np.float64) ** 2).sum(axis=1))
+
+
+@dataclass(frozen=True)
+class RegionEstimate:
+    """Degradations measured on one region.
+
+    Attributes:
+        src_wh: size the whole image was enlarged from, or ``None``.
+        factor_xy: enlargement factor per axis (1 = none).
+        jpeg: JPEG estimate on the effective grid.
+        noise_sigma: noise std in 8-bit code values, on the effective grid.
+        blur_sigma: Gaussian-equivalent edge blur in effective-grid px (after
+            denoising), or ``None`` without enough strong edges.
+    """
+
+    src_wh: tuple[int, int] | None
+    factor_xy: tuple[float, float]
+    jpeg: JpegEstimate
+    noise_sigma: float
+    blur_sigma: float | None
+
+    @property
+    def blur_sigma_image_px(self) -> float | None:
+        """Blur sigma in image pixels (effective-grid sigma times the enlargement)."""
+        if self.blur_sigma is None:
+            return None
+        return self.blur_sigma * math.sqrt(self.factor_xy[0] * self.factor_xy[1])
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "blur_sigma_px": _r(self.blur_sigma_image_px),
+            "blur_sigma_effective_px": _r(self.blur_sigma),
+            "noise_sigma": round(self.noise_sigma, 2),
+            "jpeg_quality": self.jpeg.quality,
+            "jpeg": self.jpeg.to_dict(),
+            "upscaled_from_wh": list(self.src_wh) if self.src_wh else None,
+            "effective_scale": round(math.sqrt(self.factor_xy[0] * self.factor_xy[1]), 3),
+        }
+
+
+def _r(v: float | None) -> float | None:
+    return None if v is None else round(float(v), 3)
+
+
+@dataclass
+class RegionResult:
+    """Output of :func:`restore_region`: pixels, estimate and the applied steps."""
+
+    image: np.ndarray
+    estimate: RegionEstimate
+    steps: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _to_ycc(rgb01: np.ndarray) -> np.ndarray:
+    return (rgb01 * 255.0) @ _RGB2YCC.T
+
+
+def _to_rgb(ycc: np.ndarray) -> np.ndarray:
+    return (ycc @ _YCC2RGB.T) * (1.0 / 255.0)
+
+
+def measure(
+    region: np.ndarray, origin_xy: tuple[int, int], full_wh: tuple[int, int],
+    *, file_quality: int | None = None,
+) -> tuple[RegionEstimate, Grid, np.ndarray]:
+    """Measure ``region``; returns the estimate (blur not yet measured: see
+    :func:`restore_region`), the enlargement grid and the effective-grid image.
+    """
+    native_jpeg = estimate_jpeg(region, origin_xy)
+    if native_jpeg.quality is not None or file_quality is not None:
+        # Compressed on this very grid: it was not enlarged afterwards.
+        src = full_wh
+    else:
+        src = estimate_upsampling(cv2.cvtColor(region, cv2.COLOR_RGB2GRAY), origin_xy, full_wh)
+    grid = Grid.build(src, full_wh, origin_xy, region.shape[:2])
+    if grid.active:
+        low = np.clip(grid.down(region), 0.0, 1.0)
+        low_origin = (0, 0)
+        # The JPEG grid of an enlarged image sits on its source pixels.
+        lx = grid.x.u if grid.x else None
+        ly = grid.y.u if grid.y else None
+        low_origin = (_first_src(region.shape[1], origin_xy[0], full_wh[0], src[0], lx),
+                      _first_src(region.shape[0], origin_xy[1], full_wh[1], src[1], ly))
+    else:
+        low, low_origin = region, origin_xy
+    jpeg = estimate_jpeg(low, low_origin) if grid.active else native_jpeg
+    if file_quality is not None and not grid.active:
+        table = table_for_quality(file_quality)
+        jpeg = JpegEstimate(file_quality, table, None, jpeg.grid_xy, jpeg.blockiness, "file")
+    noise = estimate_noise(low)
+    est = RegionEstimate(
+        src_wh=tuple(src) if grid.active else None, factor_xy=grid.factor_xy, jpeg=jpeg,
+        noise_sigma=noise, blur_sigma=None,
+    )
+    return est, grid, low
+
+
+def _first_src(n: int, lo: int, n_dst: int, n_src: int, u: np.ndarray | None) -> int:
+    if u is None:
+        return lo
+    from ._measure import bilinear_matrix
+
+    full = bilinear_matrix(n_src, n_dst, lo, lo + n)
+    return int(np.where(full.any(axis=0))[0][0])
+
+
+def _shrink(low: np.ndarray, est: RegionEstimate, fidelity: float,
+            steps: list[dict[str, Any]]) -> np.ndarray:
+    """Deblock and/or denoise the effective-grid image (one shrinkage pass)."""
+    q = est.jpeg.quality
+    q_max = THRESHOLDS["jpeg_quality_max_enlarged" if est.src_wh else "jpeg_quality_max"]
+    do_jpeg = q is not None and q <= q_max and est.jpeg.table is not None
+    do_noise = est.noise_sigma >= THRESHOLDS["noise_sigma_min"]
+    if not (do_jpeg or do_noise):
+        return low
+    k = 2.2 + 1.0 * fidelity          # noise threshold, in noise stds
+    alpha = 0.3 + 0.3 * fidelity      # JPEG threshold, in quantization steps
+    sig = est.noise_sigma if do_noise else 0.0
+    ycc = _to_ycc(low)
+    out = np.empty_like(ycc)
+    luma_t = est.jpeg.table if do_jpeg else None
+    for c in range(3):
+        s_c = sig * float(_YCC_NOISE[c])
+        tau = np.full((8, 8), k * s_c, np.float32)
+        if luma_t is not None:
+            tau = np.maximum(tau, alpha * np.asarray(luma_t, np.float32))
+        ch = ycc[..., c] + (128.0 if c else 0.0)
+        res = shrink_channel(ch, tau, noise_sigma=max(s_c, 0.5), wiener=(c == 0 and do_noise))
+        if c == 0 and luma_t is not None:
+            res = project_jpeg(res, ch, luma_t, est.jpeg.grid_xy)
+        out[..., c] = res - (128.0 if c else 0.0)
+    if do_jpeg:
+        steps.append({"step": "deblock", "jpeg_quality": q, "threshold_steps": round(alpha, 3)})
+    if do_noise:
+        steps.append({"step": "denoise", "noise_sigma": round(est.noise_sigma, 2),
+                      "threshold_sigmas": round(k, 3)})
+    return np.clip(_to_rgb(out), 0.0, 1.0).astype(np.float32)
+
+
+def restore_region(
+    region: np.ndarray, origin_xy: tuple[int, int], full_wh: tuple[int, int],
+    *, fidelity: float = 0.5, file_quality: int | None = None,
+    estimate: RegionEstimate | None = None,
+) -> RegionResult:
+    """Measure and restore one region (see the module docstring).
+
+    Args:
+        region: ``(h, w, 3) float32`` RGB in ``[0, 1]``; not modified.
+        origin_xy: the region's top-left pixel in the image.
+        full_wh: the image's ``(W, H)``.
+        fidelity: ``0`` faithful (gentle thresholds, deblur to a softer target)
+            .. ``1`` enhanced (stronger cleaning and sharpening).
+        file_quality: the JPEG quality of the source file, if it is a JPEG.
+        estimate: reuse these measurements (for tiles of one large region)
+            instead of measuring ``region``.
+
+    Returns:
+        :class:`RegionResult`; ``image is region`` when nothing was applied.
+    """
+    if estimate is None:
+        est, grid, low = measure(region, origin_xy, full_wh, file_quality=file_quality)
+    else:
+        est = estimate
+        grid = Grid.build(est.src_wh or full_wh, full_wh, origin_xy, region.shape[:2])
+        low = np.clip(grid.down(region), 0.0, 1.0) if grid.active else region
+        if est.jpeg.quality is not None and grid.active:
+            ox = _first_src(region.shape[1], origin_xy[0], full_wh[0], est.src_wh[0],
+                            grid.x.u if grid.x else None)
+            oy = _first_src(region.shape[0], origin_xy[1], full_wh[1], est.src_wh[1],
+                            grid.y.u if grid.y else None)
+            est = _with_grid(est, ((-ox) % 8, (-oy) % 8))
+        elif est.jpeg.quality is not None:
+            est = _with_grid(est, ((-origin_xy[0]) % 8, (-origin_xy[1]) % 8))
+    steps: list[dict[str, Any]] = []
+    work = _shrink(low, est, fidelity, steps)
+    blur = est.blur_sigma if estimate is not None else \
+        estimate_blur(work, est.noise_sigma if not steps else 0.0)
+    est = RegionEstimate(est.src_wh, est.factor_xy, est.jpeg, est.noise_sigma, blur)
+    if blur is not None and blur >= THRESHOLDS["blur_sigma_min"]:
+        target = 0.9 - 0.6 * fidelity
+        k_sigma = deblur_sigma(blur, target)
+        resid = est.noise_sigma / 255.0 * (0.3 if steps else 1.0)
+        lam = (1e-3 + 150.0 * resid * resid) * (1.5 - fidelity)
+        gain = 1.5 + 3.0 * fidelity
+        work = np.clip(deblur_channels(work, k_sigma, lam=lam, max_gain=gain), 0.0, 1.0)
+        steps.append({"step": "deblur", "kernel": "gaussian", "sigma_px": round(k_sigma, 3),
+                      "target_sigma_px": round(target, 3), "regularization": round(lam, 6),
+                      "max_gain": round(gain, 3)})
+    if grid.active:
+        up = grid.up(work)
+        explained = grid.bilinear_up(low)
+        out = np.clip(up + (region - explained), 0.0, 1.0).astype(np.float32)
+        fx, fy = est.factor_xy
+        steps.append({"step": "upscale", "from_wh": list(est.src_wh or ()),
+                      "factor_xy": [round(fx, 3), round(fy, 3)],
+                      "method": "cubic+back-projection"})
+        return RegionResult(out, est, steps)
+    if not steps:
+        return RegionResult(region, est, steps)
+    return RegionResult(work, est, steps)
+
+
+def _with_grid(est: RegionEstimate, grid_xy: tuple[int, int]) -> RegionEstimate:
+    j = est.jpeg
+    jpeg = JpegEstimate(j.quality, j.table, j.chroma_table, grid_xy, j.blockiness, j.source)
+    return RegionEstimate(est.src_wh, est.factor_xy, jpeg, est.noise_sigma, est.blur_sigma)
