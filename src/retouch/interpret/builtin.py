@@ -751,6 +751,11 @@ def _read_chunk(ch: _Chunk, st: _State) -> None:
         return
     if unknown and not statement:
         st.warnings.append(f"ignored {' '.join(unknown)!r}")
+    if tg.select is not None and not tg.types and not tg.all_types and st.group \
+            and any(i.tag == "ONE" for i in main):
+        prev = st.ops[st.group[-1]]  # "... but keep the one near my nose": the same kind
+        if prev.types and prev.action in ("remove", "reduce", "keep", "smooth", "brighten"):
+            tg.types = prev.types
     verbless = fam is None
     if fam is None and (macro or (not tg.types and not tg.all_types and not tg.select)):
         fam = "remove"
