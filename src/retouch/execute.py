@@ -609,10 +609,12 @@ def _describe_instance_op(op: Operation, r: dict[str, Any], eff: list[int],
     return f"{verb} {n} of {m} {noun_m}{where}{strength}"
 
 
-def describe_result(report: dict[str, Any]) -> str:
-    """One or two sentences: what was done, what was found and kept.
+def describe_result(report: dict[str, Any], only_ops: Sequence[int] | None = None) -> str:
+    """One sentence: what was done, what was found and kept.
 
-    ``report`` is ``RetouchResult.report`` from :func:`execute_plan`.
+    ``report`` is ``RetouchResult.report`` from :func:`execute_plan`;
+    ``only_ops`` limits the description to those operation indices (a session
+    describes what the last request changed).
     """
     ins = report.get("instruction", {})
     found = {f["id"]: f for f in ins.get("found", [])}
@@ -622,6 +624,8 @@ def describe_result(report: dict[str, Any]) -> str:
         op = Operation.from_dict(r["operation"])
         eff = [fid for fid in r["touched"] if fid not in set(r.get("overridden", []))]
         decided |= set(eff)
+        if only_ops is not None and r["index"] not in only_ops:
+            continue
         if op.is_instance_op:
             parts.append(_describe_instance_op(op, r, eff, found))
         elif op.is_region_op:

@@ -334,6 +334,7 @@ def retouch(
     image: str | Path | np.ndarray, *, strength: float = NATURAL_STRENGTH,
     only: Iterable[str] | str | None = None, keep: Iterable[str] | str | None = None,
     sensitivity: float = 0.5, detector: FaceDetector | None = None,
+    instruction: str | None = None, plan: Any = None, interpreter: Any = None,
 ) -> RetouchResult:
     """Retouch every face of a photo.
 
@@ -346,12 +347,27 @@ def retouch(
         keep: leave these types (of the default set) untouched.
         sensitivity: ``[0, 1]``, how faint a spot may be and still be found.
         detector: a custom face detector (see :class:`retouch.detect.FaceDetector`).
+        instruction: what to do, in words ("remove the acne on my chin but keep
+            the freckles"); replaces ``only``/``keep``/``strength``. See
+            ``docs/instructions.md``. ``report["instruction"]`` then lists the plan,
+            what each operation touched, and a one-sentence ``reply``.
+        plan: a :class:`retouch.plan.Plan` to apply instead of ``instruction``.
+        interpreter: a :class:`retouch.interpret.Interpreter` for ``instruction``
+            (default: the built-in, offline one).
 
     Returns:
         :class:`~retouch.types.RetouchResult` with ``.image`` (same shape and
         dtype as the decoded input), ``.report`` (JSON-ready dict) and
         ``.masks`` (``"removed"`` plus one per type, ``uint8`` 0/255).
     """
-    return RetouchPipeline(detector, sensitivity=sensitivity).run(
-        image, strength=strength, only=only, keep=keep
-    )
+    pipeline = RetouchPipeline(detector, sensitivity=sensitivity)
+    if instruction is not None or plan is not None:
+        if only is not None or keep is not None or strength != NATURAL_STRENGTH:
+            raise InvalidInputError(
+                "`instruction`/`plan` replace `only`, `keep` and `strength`; say it in the "
+                "instruction instead (e.g. 'remove only the acne, a little')")
+        from .session import run_instruction
+
+        return run_instruction(image, instruction=instruction, plan=plan,
+                               interpreter=interpreter, pipeline=pipeline)
+    return pipeline.run(image, strength=strength, only=only, keep=keep)

@@ -88,6 +88,9 @@ INSTANCE_REGIONS: tuple[str, ...] = (
     "left_under_eye", "right_under_eye", "neck",
 )
 
+#: Types that can only occur in some regions (the rest occur anywhere on the skin).
+TYPE_REGIONS: dict[str, tuple[str, ...]] = {"under_eye": ("left_under_eye", "right_under_eye")}
+
 #: Landmarks a ``nearest`` selector may refer to (subject's left/right).
 ANCHORS: tuple[str, ...] = (
     "nose", "mouth", "chin", "forehead", "eyes", "left_eye", "right_eye", "brows",
@@ -527,7 +530,23 @@ class Plan:
 
 
 # --------------------------------------------------------------------------- merging turns
-def merge(state: Plan, new: Plan, *, last_turn: Sequence[int] = ()) -> tuple[Plan, list[str]]:
+@dataclass(frozen=True)
+class Merged:
+    """Result of :func:`merge`.
+
+    Attributes:
+        plan: the new absolute plan (no ``adjust`` / ``only``).
+        notes: what could not be applied ("nothing to adjust for chin").
+        touched: indices into ``plan.operations`` added or changed by this request
+            (pass them as ``last_turn`` to the next :func:`merge`).
+    """
+
+    plan: Plan
+    notes: tuple[str, ...] = ()
+    touched: tuple[int, ...] = ()
+
+
+def merge(state: Plan, new: Plan, *, last_turn: Sequence[int] = ()) -> Merged:
     """Combine a session's current ``state`` with a new request.
 
     ``state`` holds only absolute operations (no ``adjust`` / ``only``); the
@@ -548,19 +567,34 @@ def merge(state: Plan, new: Plan, *, last_turn: Sequence[int] = ()) -> tuple[Pla
       like a default request on those targets.
 
     Returns:
-        ``(merged plan, notes)``; notes say what could not be applied.
+        A :class:`Merged`.
     """
     ops = list(state.operations)
-    touched: list[int] = list(last_turn)
+    previous: list[int] = [i for i in last_turn if 0 <= i < len(ops)]
+    touched: list[int] = []
     notes: list[str] = []
+
+    def shift(idx: int) -> None:  # ops[idx] was deleted
+        previous[:] = [t - (t > idx) for t in previous if t != idx]
+        touched[:] = [t - (t > idx) for t in touched if t != idx]
+
     ordered = [o for o in new.operations if o.action != "keep"] + \
               [o for o in new.operations if o.action == "keep"]
     for op in ordered:
         if op.action == "adjust":
-            notes += _merge_adjust(ops, op, touched)
+            n_before = len(ops)
+            changed, msg = _merge_adjust(ops, op, touched or previous)
+            notes += msg
+            touched += [i for i in changed if i not in touched]
+            touched += [i for i in range(n_before, len(ops)) if i not in touched]
             continue
         if op.action == "only":
-            notes += _merge_only(ops, op)
+            kept, msg = _merge_only(ops, op)
+            notes += msg
+            touched[:] = [kept[t] for t in touched if t in kept]
+            previous[:] = [kept[t] for t in previous if t in kept]
+            touched += [i for i in range(len(ops)) if i not in touched
+                        and ops[i].action in INSTANCE_ACTIONS and ops[i].action != "keep"]
             continue
         if op.action == "edit":
             key = (op.edit, op.faces)
@@ -573,15 +607,27 @@ def merge(state: Plan, new: Plan, *, last_turn: Sequence[int] = ()) -> tuple[Pla
             idx = next((i for i, o in enumerate(ops) if o.action in INSTANCE_ACTIONS
                         and o.target_key() == key), None)
             if op.delta is not None:
-                base = ops[idx].effective_strength if idx is not None and \
-                    ops[idx].action != "keep" else DEFAULT_STRENGTH[op.action]
+                src = idx if idx is not None else _covering(ops, op)
+                base = ops[src].effective_strength if src is not None and \
+                    ops[src].action != "keep" else DEFAULT_STRENGTH[op.action]
                 op = replace(op, strength=_clip01(base + op.delta), delta=None)
         if idx is not None:
             del ops[idx]
-            touched = [t - (t > idx) for t in touched if t != idx]
+            shift(idx)
         ops.append(op)
         touched.append(len(ops) - 1)
-    return Plan(tuple(ops), new.not_understood, new.instruction), notes
+    return Merged(Plan(tuple(ops), new.not_understood, new.instruction), tuple(notes),
+                  tuple(sorted(set(touched))))
+
+
+def _covering(ops: Sequence[Operation], op: Operation) -> int | None:
+    """Index of the last op of the same action and types whose regions cover ``op``'s."""
+    for i in range(len(ops) - 1, -1, -1):
+        o = ops[i]
+        if o.action == op.action and o.types == op.types and o.faces in (None, op.faces) \
+                and (not o.regions or (op.regions and set(op.regions) <= set(o.regions))):
+            return i
+    return None
 
 
 def _clip01(v: float) -> float:
@@ -592,7 +638,8 @@ def _overlaps(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
     return not a or not b or bool(set(a) & set(b))
 
 
-def _merge_adjust(ops: list[Operation], adj: Operation, touched: list[int]) -> list[str]:
+def _merge_adjust(ops: list[Operation], adj: Operation,
+                  touched: list[int]) -> tuple[list[int], list[str]]:
     if adj.edit is not None:
         cand = [i for i, o in enumerate(ops) if o.action == "edit" and o.edit == adj.edit]
     elif adj.types or adj.regions:
@@ -604,7 +651,7 @@ def _merge_adjust(ops: list[Operation], adj: Operation, touched: list[int]) -> l
         cand = [i for i in touched if 0 <= i < len(ops) and ops[i].action != "keep"]
     if not cand:
         what = adj.edit or ", ".join(adj.types + adj.regions) or "the previous request"
-        return [f"nothing to adjust for {what}"]
+        return [], [f"nothing to adjust for {what}"]
     d = float(adj.delta or 0.0)
     for i in sorted(cand):
         o = ops[i]
@@ -622,10 +669,11 @@ def _merge_adjust(ops: list[Operation], adj: Operation, touched: list[int]) -> l
                                delta=None))
         else:
             ops[i] = replace(o, strength=_clip01(o.effective_strength + d), delta=None)
-    return []
+    return [i for i in cand if i < len(ops)], []
 
 
-def _merge_only(ops: list[Operation], only: Operation) -> list[str]:
+def _merge_only(ops: list[Operation], only: Operation) -> tuple[dict[int, int], list[str]]:
+    """Restrict in place; returns (old index -> new index of the surviving ops, notes)."""
     treating = [i for i, o in enumerate(ops) if o.action in INSTANCE_ACTIONS
                 and o.action != "keep"]
     if not treating:
@@ -635,17 +683,21 @@ def _merge_only(ops: list[Operation], only: Operation) -> list[str]:
         else:
             ops.append(Operation("remove", types=("acne", "red_spot", "dark_spot"),
                                  regions=only.regions, faces=only.faces))
-        return []
+        return {i: i for i in range(len(ops) - 1)}, []
     out: list[Operation] = []
+    kept: dict[int, int] = {}
     dropped = 0
     for i, o in enumerate(ops):
         if i not in treating:
+            kept[i] = len(out)
             out.append(o)
             continue
         regions, types = o.regions, o.types
         if only.regions:
             regions = tuple(r for r in only.regions if not o.regions or r in o.regions)
-            if not regions:
+            possible = [t for t in (o.types or IMPERFECTION_TYPES)
+                        if "skin" in regions or set(TYPE_REGIONS.get(t, regions)) & set(regions)]
+            if not regions or not possible:
                 dropped += 1
                 continue
         if only.types and o.types:
@@ -657,10 +709,12 @@ def _merge_only(ops: list[Operation], only: Operation) -> list[str]:
             types = only.types
         excl = tuple(t for t in o.exclude_types if t not in types)
         excl_r = tuple(r for r in o.exclude_regions if r not in regions)
+        kept[i] = len(out)
         out.append(replace(o, regions=regions, types=types, exclude_types=excl,
                            exclude_regions=excl_r))
     ops[:] = out
-    return [f"dropped {dropped} operation(s) outside the restriction"] if dropped else []
+    what = "an earlier request" if dropped == 1 else f"{dropped} earlier requests"
+    return kept, ([f"dropped {what} that cannot apply there"] if dropped else [])
 
 
 # --------------------------------------------------------------------------- schema
