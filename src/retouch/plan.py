@@ -791,7 +791,7 @@ def _schema() -> dict[str, Any]:
     }
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$id": "https://github.com/retouch/retouch/docs/plan.schema.json",
+        "$id": "urn:retouch:plan:1",
         "title": "retouch Plan",
         "description": "Operations to apply to one photo; see docs/instructions.md.",
         "type": "object", "additionalProperties": False, "required": ["operations"],
