@@ -53,7 +53,7 @@ _add("V", "remove", "remove", "removes", "removing", "removed", "get rid of", "r
      "purge", "correct", "repair", "get out")
 _add("V", "reduce", "reduce", "fade", "tone down", "diminish", "minimize", "minimise",
      "lessen", "dim", "downplay", "calm", "calm down", "tame", "mute", "subdue", "decrease",
-     "weaken", "turn down", "mattify", "soften up")
+     "weaken", "turn down", "soften up")
 _add("V", "keep", "keep", "leave", "preserve", "retain", "spare", "protect", "save",
      "alone", "as is", "as it is", "untouched", "intact", "i like", "i love", "i want to keep",
      "leave alone", "stay")
@@ -66,8 +66,12 @@ _add("V", "brighten", "brighten", "lighten", "illuminate", "brighter", "lighter"
 _add("V", "touch", "touch", "change", "edit", "alter", "modify", "mess with", "retouch",
      "process")
 LEX["retouch"] = ("V", "remove")
-_add("V", "light", "make", "makes", "get", "give", "add", "put", "put on", "apply", "wear",
-     "dye", "turn", "do", "paint", "color", "colour", "want", "need")
+_add("V", "light", "make", "makes", "get", "dye", "turn", "do", "color", "colour", "want",
+     "need")
+# Light verbs that *add* something: fine for edits ("add red lipstick"), never for
+# imperfections ("add freckles" is out of scope, not a removal).
+_add("V", "add", "add", "give", "put", "put on", "apply", "wear", "paint", "give me",
+     "put some", "draw", "create", "grow")
 _add("NEG", "not", "not", "never", "do not", "does not", "dont", "nothing on", "no need to",
      "please do not", "stop")
 _add("NEG", "no", "no", "no more", "zero", "none of the")
@@ -253,6 +257,9 @@ COLORS: frozenset[str] = frozenset({
     "deep red", "brunette", "chestnut", "blue", "green", "white",
 })
 _add("FINISH", "matte", "matte", "matt", "velvet")
+# Shine-specific verbs: "matte down my t-zone", "mattify", "blot my forehead".
+_add("VSHINE", "reduce", "matte down", "mattify", "matte out", "blot", "blot out",
+     "de shine", "deshine", "degrease", "take the shine off", "powder")
 _add("FINISH", "gloss", "glossy", "gloss", "shiny finish", "glossy finish", "wet look")
 
 # -- restoration ---------------------------------------------------------------------------

@@ -557,7 +557,7 @@ def _verb(items: list[_Item]) -> tuple[str | None, bool, str | None, set[int]]:
             neg = it.value
             used.add(k)
         elif it.tag == "V":
-            if it.value == "light":
+            if it.value in ("light", "add"):
                 light = True
                 used.add(k)
             elif fam is None:
@@ -637,6 +637,15 @@ def _read_chunk(ch: _Chunk, st: _State) -> None:
     ex_at = next((k for k, i in enumerate(items) if i.tag == "EXCEPT"), None)
     main = items[:ex_at] if ex_at is not None else items
     tg, _ = _targets(main)
+    if any(i.tag == "V" and i.value == "add" for i in main) and (tg.types or tg.all_types):
+        st.not_understood.append(ch.text)  # "add freckles": adding imperfections is not a retouch
+        return
+    shine_verb = any(i.tag == "VSHINE" or (i.tag == "FINISH" and i.value == "matte")
+                     for i in main)
+    if shine_verb and fam is None:
+        fam = "reduce"  # "matte down my t-zone"
+        if not tg.types:
+            tg.types = SHINE
     if any(i.tag == "DARKADJ" for i in main) and not tg.types and tg.regions \
             and set(tg.regions) <= set(_UNDER_BOTH):
         tg.types = UNDER_EYE
@@ -741,8 +750,11 @@ def _read_chunk(ch: _Chunk, st: _State) -> None:
             st.ops[st.group[-1]] = replace(
                 last, regions=tuple(dict.fromkeys(last.regions + tg.regions)))
             return
-        if tg.bare_start and tg.regions and not last.regions and tg.select is None \
-                and last.select is None and last.action in ("remove", "reduce", "keep"):
+        if tg.bare_start and not last.regions and tg.select is None and last.select is None \
+                and last.action in ("remove", "reduce", "keep") and last.types \
+                and strength is None and delta is None and tg.faces == last.faces:
+            # "remove the acne and dark spots on my chin", "leave moles and freckles":
+            # nouns joined under one verb are one target list.
             merged = tuple(dict.fromkeys(last.types + tg.types))
             st.ops[st.group[-1]] = replace(last, types=merged, regions=tg.regions)
             return
