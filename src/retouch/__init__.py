@@ -21,15 +21,20 @@ from .errors import (
 
 if TYPE_CHECKING:  # pragma: no cover
     from .pipeline import RetouchPipeline, retouch
+    from .plan import Operation, Plan
+    from .session import Session
     from .types import RetouchResult
 
 __all__ = [
     "InvalidInputError",
     "MissingDependencyError",
+    "Operation",
     "OutputError",
+    "Plan",
     "RetouchError",
     "RetouchPipeline",
     "RetouchResult",
+    "Session",
     "__version__",
     "retouch",
 ]
@@ -38,6 +43,9 @@ _LAZY = {
     "retouch": ("pipeline", "retouch"),
     "RetouchPipeline": ("pipeline", "RetouchPipeline"),
     "RetouchResult": ("types", "RetouchResult"),
+    "Session": ("session", "Session"),
+    "Plan": ("plan", "Plan"),
+    "Operation": ("plan", "Operation"),
 }
 
 

@@ -26,7 +26,7 @@ from .types import IMPERFECTION_TYPES
 
 #: Subcommands: ``retouch NAME ...`` runs ``retouch.<module>.main(argv_rest) -> int``.
 #: Anything else as first argument is the INPUT of the default retouch command.
-SUBCOMMANDS: dict[str, str] = {"restore": "cli_restore"}
+SUBCOMMANDS: dict[str, str] = {"chat": "cli_chat", "restore": "cli_restore"}
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -55,9 +55,15 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-pixels", type=int, default=200_000_000,
                    help="refuse images with more pixels than this (decompression bombs)")
     p.add_argument("--instruction", "-i", metavar="TEXT",
-                   help="(reserved) natural-language instruction; not available yet")
+                   help="what to do, in words, e.g. \"remove the acne on my forehead but keep "
+                   "the freckles\" (replaces --only/--keep/--strength; see docs/instructions.md)")
+    p.add_argument("--plan", metavar="JSON_FILE",
+                   help="apply a Plan written as JSON (docs/plan.schema.json) instead of -i")
     p.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
     p.add_argument("--version", action="version", version=f"retouch {__version__}")
+    from .cli_chat import add_interpreter_args
+
+    add_interpreter_args(p)
     return p
 
 
@@ -74,10 +80,14 @@ def _retouch_command(args: argparse.Namespace) -> int:
     from .imageio import load_image, save_image
     from .pipeline import retouch
 
-    if args.instruction is not None:
-        raise InvalidInputError(
-            "--instruction is not available in this version; use --only/--keep/--strength"
-        )
+    by_words = args.instruction is not None or args.plan is not None
+    if by_words:
+        if args.instruction is not None and args.plan is not None:
+            raise InvalidInputError("give --instruction or --plan, not both")
+        if args.only or args.keep or args.strength != 0.8:
+            raise InvalidInputError("--instruction/--plan replace --only, --keep and --strength; "
+                                    "say it in the instruction (e.g. \"remove only the acne, a "
+                                    "little\")")
     if not 0.0 <= args.strength <= 1.0:
         raise InvalidInputError(f"--strength must be in [0, 1]; got {args.strength}")
     if not 0.0 <= args.sensitivity <= 1.0:
@@ -104,9 +114,26 @@ def _retouch_command(args: argparse.Namespace) -> int:
                 and out_path.resolve() == data.path.resolve():
             raise OutputError(f"{out_path}: refusing to overwrite the input "
                               "(pass --overwrite to allow it)")
+    plan = interpreter = None
+    if args.plan is not None:
+        from .plan import Plan
+
+        try:
+            plan = Plan.from_json(Path(args.plan).read_bytes())
+        except OSError as exc:
+            raise InvalidInputError(f"{args.plan}: cannot read the plan ({exc.strerror})") \
+                from None
+    elif args.instruction is not None:
+        from .cli_chat import interpreter_from_args
+
+        interpreter = interpreter_from_args(args)
     t0 = time.perf_counter()
-    result = retouch(data, strength=args.strength, only=args.only, keep=args.keep,
-                     sensitivity=args.sensitivity)
+    if by_words:
+        result = retouch(data, instruction=args.instruction, plan=plan, interpreter=interpreter,
+                         sensitivity=args.sensitivity)
+    else:
+        result = retouch(data, strength=args.strength, only=args.only, keep=args.keep,
+                         sensitivity=args.sensitivity)
     t1 = time.perf_counter()
     save_image(out_path, result.image, source=data, alpha=result.alpha,
                quality=args.quality, overwrite_input=args.overwrite)
@@ -120,6 +147,16 @@ def _retouch_command(args: argparse.Namespace) -> int:
     if args.report:
         atomic_write_bytes(Path(args.report),
                             json.dumps(result.report, indent=2).encode("utf-8"))
+    if by_words:
+        ins = result.report["instruction"]
+        for w in ins.get("warnings", []):
+            print(f"retouch: warning: {w}", file=sys.stderr)
+        if ins.get("not_understood"):
+            print("retouch: warning: did not understand '" + "', '".join(ins["not_understood"])
+                  + "'", file=sys.stderr)
+        if not args.quiet:
+            print(f"{out_path}: {ins['reply']} ({(t1 - t0) * 1000:.0f} ms)")
+        return 0
     if not args.quiet:
         rep = result.report
         found = {k: v for k, v in rep["summary"].items() if v["found"]}

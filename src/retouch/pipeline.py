@@ -10,7 +10,7 @@ so a lossless output is bit-identical there.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,7 @@ from .detect import FaceDetector, get_detector
 from .errors import InvalidInputError
 from .imageio import load_image
 from .inpaint import fill_patch
-from .localize import Localization, localize_imperfections
+from .localize import CropInstance, Localization, localize_imperfections
 from .parse import parse_regions
 from .types import (
     DEFAULT_TREATMENT,
@@ -133,6 +133,14 @@ class FaceAnalysis:
     localization: Localization
 
 
+#: Per-instance treatment hook for :meth:`RetouchPipeline.run`:
+#: ``(face analysis, index in localization.instances, instance) -> (amount, clip)``.
+#: ``amount`` in ``[0, 1]`` replaces the per-type amount (0 = untouched); ``clip`` is
+#: ``None`` or an ``(S, S) float32`` crop-space map in ``[0, 1]`` that multiplies the
+#: instance's footprint (confines a treatment to a region).
+InstanceAmount = Callable[[FaceAnalysis, int, CropInstance], tuple[float, "np.ndarray | None"]]
+
+
 class RetouchPipeline:
     """Composable pipeline; the stages are swappable (``detector``).
 
@@ -176,8 +184,15 @@ class RetouchPipeline:
     def run(
         self, image: str | Path | np.ndarray | ImageData, *, strength: float = NATURAL_STRENGTH,
         only: Iterable[str] | str | None = None, keep: Iterable[str] | str | None = None,
+        analysis: tuple[list[Face], list[FaceAnalysis]] | None = None,
+        instance_amount: InstanceAmount | None = None,
     ) -> RetouchResult:
-        """Retouch ``image`` (path, RGB array or :class:`ImageData`); see :func:`retouch`."""
+        """Retouch ``image`` (path, RGB array or :class:`ImageData`); see :func:`retouch`.
+
+        ``analysis`` reuses the output of :meth:`analyze` on the same image
+        geometry (analyze once, apply many times); ``instance_amount`` sets the
+        treatment of each instance (see :data:`InstanceAmount`).
+        """
         timer = _Timer()
         t_all = time.perf_counter()
         amounts = treatment_amounts(strength, only, keep)
@@ -185,7 +200,7 @@ class RetouchPipeline:
         data = image if isinstance(image, ImageData) else load_image(image)
         timer.add("load", t)
         H, W = data.pixels.shape[:2]
-        faces, analyses = self.analyze(data, timer)
+        faces, analyses = analysis if analysis is not None else self.analyze(data, timer)
 
         t = time.perf_counter()
         out = data.pixels.copy()
@@ -195,7 +210,8 @@ class RetouchPipeline:
         imperfections: list[Imperfection] = []
         t_syn = 0.0
         for fa in analyses:
-            ims, t_f = self._apply_face(data, out, fa, amounts, removed, type_masks)
+            ims, t_f = self._apply_face(data, out, fa, amounts, removed, type_masks,
+                                        instance_amount)
             imperfections += ims
             t_syn += t_f
         timer.ms["synthesize"] = t_syn
@@ -209,6 +225,7 @@ class RetouchPipeline:
     def _apply_face(
         self, data: ImageData, out: np.ndarray, fa: FaceAnalysis, amounts: dict[str, float],
         removed: np.ndarray, type_masks: dict[str, np.ndarray],
+        instance_amount: InstanceAmount | None = None,
     ) -> tuple[list[Imperfection], float]:
         al, loc = fa.alignment, fa.localization
         H, W = out.shape[:2]
@@ -221,11 +238,14 @@ class RetouchPipeline:
         ims: list[Imperfection] = []
         t_syn = 0.0
         # Spots first (small, sharp), then broad tone corrections.
-        order = sorted(loc.instances, key=lambda i: i.type in ("under_eye", "shine"))
-        for inst in order:
+        order = sorted(enumerate(loc.instances),
+                       key=lambda ki: ki[1].type in ("under_eye", "shine"))
+        for k, inst in order:
             bbox = _image_box_of(al, inst.bbox_xywh, 0.0, (H, W))
             cx, cy = al.to_image(np.array([inst.center_xy]))[0]
-            amount = amounts[inst.type]
+            amount, clip = amounts[inst.type], None
+            if instance_amount is not None:
+                amount, clip = instance_amount(fa, k, inst)
             treat = amount > 0
             bx0, by0, bx1, by1 = bbox
             ims.append(Imperfection(
@@ -241,7 +261,9 @@ class RetouchPipeline:
             x0, y0, x1, y1 = box
             if x1 - x0 < 2 or y1 - y0 < 2:
                 continue
-            a_img = warp_mask_to_image(inst.alpha, al, box, (sup[0], sup[1]))
+            alpha = inst.alpha if clip is None else \
+                inst.alpha * clip[sup[1]:sup[1] + sup[3], sup[0]:sup[0] + sup[2]]
+            a_img = warp_mask_to_image(alpha, al, box, (sup[0], sup[1]))
             type_masks[inst.type][y0:y1, x0:x1][a_img > 0.25] = 255
             if not treat:
                 continue
@@ -310,6 +332,7 @@ def retouch(
     image: str | Path | np.ndarray, *, strength: float = NATURAL_STRENGTH,
     only: Iterable[str] | str | None = None, keep: Iterable[str] | str | None = None,
     sensitivity: float = 0.5, detector: FaceDetector | None = None,
+    instruction: str | None = None, plan: Any = None, interpreter: Any = None,
 ) -> RetouchResult:
     """Retouch every face of a photo.
 
@@ -322,12 +345,27 @@ def retouch(
         keep: leave these types (of the default set) untouched.
         sensitivity: ``[0, 1]``, how faint a spot may be and still be found.
         detector: a custom face detector (see :class:`retouch.detect.FaceDetector`).
+        instruction: what to do, in words ("remove the acne on my chin but keep
+            the freckles"); replaces ``only``/``keep``/``strength``. See
+            ``docs/instructions.md``. ``report["instruction"]`` then lists the plan,
+            what each operation touched, and a one-sentence ``reply``.
+        plan: a :class:`retouch.plan.Plan` to apply instead of ``instruction``.
+        interpreter: a :class:`retouch.interpret.Interpreter` for ``instruction``
+            (default: the built-in, offline one).
 
     Returns:
         :class:`~retouch.types.RetouchResult` with ``.image`` (same shape and
         dtype as the decoded input), ``.report`` (JSON-ready dict) and
         ``.masks`` (``"removed"`` plus one per type, ``uint8`` 0/255).
     """
-    return RetouchPipeline(detector, sensitivity=sensitivity).run(
-        image, strength=strength, only=only, keep=keep
-    )
+    pipeline = RetouchPipeline(detector, sensitivity=sensitivity)
+    if instruction is not None or plan is not None:
+        if only is not None or keep is not None or strength != NATURAL_STRENGTH:
+            raise InvalidInputError(
+                "`instruction`/`plan` replace `only`, `keep` and `strength`; say it in the "
+                "instruction instead (e.g. 'remove only the acne, a little')")
+        from .session import run_instruction
+
+        return run_instruction(image, instruction=instruction, plan=plan,
+                               interpreter=interpreter, pipeline=pipeline)
+    return pipeline.run(image, strength=strength, only=only, keep=keep)

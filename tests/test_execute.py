@@ -1,0 +1,286 @@
+"""Executing plans: grounded in what was found, confined to what was asked.
+
+Real photos come from ../shared/faces (skipped when absent); the rest uses the
+generated sample face.
+"""
+
+from __future__ import annotations
+
+import importlib.machinery
+import sys
+import types
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+
+from retouch import retouch
+from retouch.errors import InvalidInputError
+from retouch.execute import NEAR_RADIUS, PhotoAnalysis, execute_plan, warp_map
+from retouch.interpret.builtin import BuiltinInterpreter
+from retouch.plan import Operation, Plan, Selector, merge
+from retouch.sample import sample_face
+
+INTERP = BuiltinInterpreter()
+
+
+def run(an: PhotoAnalysis, text: str):
+    plan = merge(Plan(), INTERP.interpret(text).plan).plan
+    return execute_plan(an, plan)
+
+
+def changed(an: PhotoAnalysis, res) -> np.ndarray:
+    return np.any(res.image != an.data.pixels, axis=2)
+
+
+def region_in_image(an: PhotoAnalysis, names: tuple[str, ...]) -> np.ndarray:
+    """Where any of the named crop-space regions lands in the image (bilinear support > 0)."""
+    H, W = an.data.pixels.shape[:2]
+    out = np.zeros((H, W), bool)
+    for fa in an.analyses:
+        m = np.zeros_like(fa.regions.masks["skin"])
+        for n in names:
+            m = np.maximum(m, (fa.regions.masks[n] > 0.5).astype(np.float32))
+        out |= warp_map(m, fa, (0, 0, W, H)) > 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def sample() -> PhotoAnalysis:
+    return PhotoAnalysis.of(sample_face())
+
+
+@pytest.fixture(scope="module")
+def real(load_rgb) -> dict[str, PhotoAnalysis]:
+    names = ["blemish/localretouch_acne_dark_bg.jpg", "pairs/pixabay_chin_acne_before.png",
+             "blemish/swati_acne_scars_profile.jpeg"]
+    return {n: PhotoAnalysis.of(load_rgb(n)) for n in names}
+
+
+# ----------------------------------------------------------------------------- grounding
+def test_only_left_cheek_changes_nothing_outside_it(real):
+    touched_photos = 0
+    for name, an in real.items():
+        res = run(an, "remove only the blemishes on the left cheek")
+        ch = changed(an, res)
+        allowed = region_in_image(an, ("left_cheek",))
+        assert not np.any(ch & ~allowed), f"{name}: {int((ch & ~allowed).sum())} px outside"
+        n_inst = sum(1 for f in an.instances if f.region == "left_cheek"
+                     and f.type in ("acne", "red_spot", "dark_spot"))
+        touched_photos += bool(ch.any())
+        assert ch.any() == (n_inst > 0), name
+    assert touched_photos >= 1  # the check above is not vacuous
+
+
+def test_only_forehead_leaves_cheek_pixels_bit_identical(real):
+    an = real["blemish/localretouch_acne_dark_bg.jpg"]
+    cheeks = region_in_image(an, ("left_cheek", "right_cheek"))
+    forehead = region_in_image(an, ("forehead",))
+    for text in ("remove the acne on my forehead only", "smooth my forehead",
+                 "brighten my forehead"):
+        res = run(an, text)
+        ch = changed(an, res)
+        assert ch.sum() > 50, text
+        assert not np.any(ch & cheeks), text
+        assert not np.any(ch & ~forehead), text
+
+
+def test_everything_outside_the_changed_mask_is_bit_identical(sample):
+    res = run(sample, "remove the acne on the forehead and chin but keep the freckles, "
+                      "and lighten the dark circles a little")
+    ch = changed(sample, res)
+    assert ch.any()
+    assert np.array_equal(ch, res.masks["changed"] > 0)
+    assert res.image.dtype == sample.data.pixels.dtype
+    assert res.image.shape == sample.data.pixels.shape
+
+
+def test_keep_the_freckles_keeps_them(load_rgb):
+    img = load_rgb("blemish/swati_freckles_darkspots.jpg")[::4, ::4].copy()
+    an = PhotoAnalysis.of(img)
+    freckles = [f for f in an.instances if f.type == "freckle"]
+    assert len(freckles) >= 10
+    H, W = img.shape[:2]
+    yy, xx = np.mgrid[0:H, 0:W]
+    disks = np.zeros((H, W), bool)
+    for f in freckles:
+        disks |= (xx - f.center_xy[0]) ** 2 + (yy - f.center_xy[1]) ** 2 <= \
+            max(1.0, 0.7 * f.radius_px) ** 2
+    kept = run(an, "remove all the blemishes but keep the freckles")
+    assert changed(an, kept).any()
+    assert not np.any(changed(an, kept) & disks)
+    for f in kept.report["instruction"]["found"]:
+        if f["type"] == "freckle":
+            assert not f["treated"]
+    # Control: asking for the freckles does change them.
+    gone = run(an, "remove the freckles")
+    assert (changed(an, gone) & disks).sum() > 0.3 * disks.sum()
+
+
+# ----------------------------------------------------------------------------- selectors
+def test_largest_selects_exactly_the_biggest(sample):
+    res = run(sample, "remove the biggest pimple")
+    found = res.report["instruction"]["found"]
+    treated = [f for f in found if f["treated"]]
+    cands = [f for f in found if f["type"] in ("acne", "red_spot")]
+    assert len(treated) == 1
+    assert treated[0]["radius_px"] == max(f["radius_px"] for f in cands)
+    op = res.report["instruction"]["operations"][0]
+    assert op["matched"] == len(cands) and op["touched"] == [treated[0]["id"]]
+
+
+def test_ids_select_one_instance_and_its_pixels_only(sample):
+    target = next(f for f in sample.instances if f.type == "dark_spot")
+    res = run(sample, f"remove #{target.id}")
+    treated = [f["id"] for f in res.report["instruction"]["found"] if f["treated"]]
+    assert treated == [target.id]
+    ch = changed(sample, res)
+    ys, xs = np.nonzero(ch)
+    assert len(xs) > 0
+    d = np.hypot(xs - target.center_xy[0], ys - target.center_xy[1])
+    assert d.max() < 6 * target.radius_px + 12
+
+
+def test_near_selects_only_instances_close_to_the_landmark(sample):
+    res = run(sample, "remove the spots near my mouth")
+    fa = sample.analyses[0]
+    mouth = sample.anchor_xy(0, "mouth")[0]
+    u = fa.localization.face_size
+    for f in res.report["instruction"]["found"]:
+        inst = fa.localization.instances[[g.id for g in sample.instances].index(f["id"])]
+        d = np.hypot(*(np.asarray(inst.center_xy) - mouth)) / u
+        if f["treated"]:
+            assert d <= NEAR_RADIUS + 1e-6
+        elif f["type"] in ("acne", "red_spot", "dark_spot"):
+            assert d > NEAR_RADIUS
+
+
+def test_anchors_follow_the_subjects_left_and_right(sample):
+    right, left = sample.anchor_xy(0, "right_eye")[0], sample.anchor_xy(0, "left_eye")[0]
+    rb, lb = sample.anchor_xy(0, "right_brow")[0], sample.anchor_xy(0, "left_brow")[0]
+    rc, lc = sample.anchor_xy(0, "right_cheek")[0], sample.anchor_xy(0, "left_cheek")[0]
+    # Subject's right appears at smaller x in a frontal photo's upright crop.
+    assert right[0] < left[0] and rb[0] < lb[0] and rc[0] < lc[0]
+
+
+def test_later_operation_wins_and_keep_wins_within_a_request(sample):
+    mole = next(f for f in sample.instances if f.type == "mole")
+    plan = Plan((Operation("remove", types=("mole",)),
+                 Operation("keep", select=Selector("ids", ids=(mole.id,)))))
+    res = execute_plan(sample, merge(Plan(), plan).plan)
+    treated = {f["id"] for f in res.report["instruction"]["found"] if f["treated"]}
+    assert mole.id not in treated
+    assert treated == {f.id for f in sample.instances if f.type == "mole"} - {mole.id}
+
+
+def test_relative_ops_must_be_merged_first(sample):
+    with pytest.raises(InvalidInputError, match="resolve them with retouch.plan.merge"):
+        execute_plan(sample, Plan((Operation("adjust", delta=0.2),)))
+
+
+def test_reply_is_grounded(sample):
+    res = run(sample, "remove the freckles on my nose and the acne on my neck")
+    reply = res.report["instruction"]["operations"]
+    assert reply[0]["matched"] == 0 and "found no freckles" in reply[0]["note"]
+    from retouch.execute import describe_result
+
+    text = describe_result(res.report)
+    assert text.startswith("Found no freckles on the nose")
+    assert "moles" in text  # what was found and kept
+
+
+# ----------------------------------------------------------------------------- delegation
+def _fake_module(monkeypatch, name: str, **attrs) -> None:
+    mod = types.ModuleType(f"retouch.{name}")
+    mod.__spec__ = importlib.machinery.ModuleSpec(f"retouch.{name}", None)
+    for k, v in attrs.items():
+        setattr(mod, k, v)
+    monkeypatch.setitem(sys.modules, f"retouch.{name}", mod)
+
+
+def test_edit_and_restore_need_their_modules(sample, monkeypatch):
+    monkeypatch.setitem(sys.modules, "retouch.edit", None)  # import of it fails
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda n, *a: None if n in ("retouch.edit", "retouch.restore")
+                        else importlib.machinery.PathFinder.find_spec(n))
+    with pytest.raises(InvalidInputError, match="not available in this build"):
+        execute_plan(sample, Plan((Operation("edit", edit="smile", amount=0.3),)))
+    with pytest.raises(InvalidInputError, match="restoration .* not available in this build"):
+        execute_plan(sample, Plan((Operation("restore"),)))
+
+
+def test_edits_are_dispatched_with_the_agreed_interface(sample, monkeypatch):
+    calls = []
+
+    @dataclass(frozen=True)
+    class EditRequest:
+        name: str
+        amount: float
+        size: float | None = None
+        color: str | None = None
+        finish: str | None = None
+        faces: tuple[int, ...] | None = None
+
+    @dataclass
+    class Out:
+        image: np.ndarray
+        report: list
+
+    def apply_edits(data, analyses, edits):
+        calls.append((data, list(analyses), list(edits)))
+        img = data.pixels.copy()
+        img[:10, :10] = 0  # a visible, checkable change
+        return Out(img, [{"edit": e.name, "ok": True} for e in edits])
+
+    _fake_module(monkeypatch, "edit", EditRequest=EditRequest, apply_edits=apply_edits)
+    res = run(sample, "remove the zits and add red lipstick")
+    (data, analyses, edits), = calls
+    assert edits == [EditRequest("lipstick", 0.5, color="red")]
+    assert len(analyses) == 1 and analyses[0] is sample.analyses[0]
+    # Edits come after the spot removal: the pixels handed over already changed.
+    assert np.any(data.pixels != sample.data.pixels)
+    assert np.all(res.image[:10, :10] == 0)
+    op = res.report["instruction"]["operations"][1]
+    assert op["edit_report"] == {"edit": "lipstick", "ok": True} and op["pixels_changed"] >= 100
+
+
+def test_restore_runs_first_with_its_fidelity(sample, monkeypatch):
+    seen = []
+
+    @dataclass
+    class Out:
+        image: np.ndarray
+        report: dict
+
+    def restore(data, fidelity):
+        seen.append(fidelity)
+        return Out(np.clip(data.pixels.astype(int) + 1, 0, 255).astype(np.uint8),
+                   {"blur_sigma": 0.0})
+
+    _fake_module(monkeypatch, "restore", restore=restore)
+    res = run(sample, "restore the photo but keep it faithful")
+    assert seen == [0.8]
+    assert changed(sample, res).mean() > 0.9
+    with pytest.raises(InvalidInputError, match="returned"):
+        _fake_module(monkeypatch, "restore",
+                     restore=lambda d, f: Out(d.pixels[:, :, :2], {}))
+        run(sample, "fix this old blurry photo")
+
+
+# ----------------------------------------------------------------------------- Python API
+def test_retouch_with_instruction(sample):
+    img = sample.data.pixels
+    res = retouch(img, instruction="remove the blemishes on my chin, keep the moles")
+    ins = res.report["instruction"]
+    assert ins["reply"].startswith("Removed") and "chin" in ins["reply"]
+    assert ins["interpreter"] == "builtin"
+    assert res.image.shape == img.shape
+    with pytest.raises(InvalidInputError, match="could not understand the instruction "
+                                                "'make me taller'"):
+        retouch(img, instruction="make me taller")
+    with pytest.raises(InvalidInputError, match="replace `only`"):
+        retouch(img, instruction="remove the acne", only=["acne"])
+    with pytest.raises(InvalidInputError, match="need `retouch chat` or a Session"):
+        retouch(img, instruction="undo")
+    res2 = retouch(img, plan=Plan((Operation("remove", types=("acne",)),)))
+    assert res2.report["instruction"]["plan"]["operations"][0]["types"] == ["acne"]
