@@ -75,7 +75,8 @@ def test_fill_patch_respects_max_delta():
         ({"strength": 0.0}, {k: 0.0 for k in DEFAULT_TREATMENT}),
         ({"strength": 0.8, "only": "acne,mole"}, {"acne": 1.0, "mole": 1.0, "red_spot": 0.0}),
         ({"strength": 0.8, "keep": ["acne"]}, {"acne": 0.0, "red_spot": 1.0, "freckle": 0.0}),
-        ({"strength": 0.4}, {"acne": 0.5, "under_eye": 0.3}),
+        ({"strength": 0.4}, {"acne": 0.5, "under_eye": 0.0}),
+        ({"strength": 0.4, "only": "under_eye"}, {"acne": 0.0, "under_eye": 0.35}),
     ],
 )
 def test_treatment_amounts(kwargs, expect):
