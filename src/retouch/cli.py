@@ -26,7 +26,7 @@ from .types import IMPERFECTION_TYPES
 
 #: Subcommands: ``retouch NAME ...`` runs ``retouch.<module>.main(argv_rest) -> int``.
 #: Anything else as first argument is the INPUT of the default retouch command.
-SUBCOMMANDS: dict[str, str] = {}
+SUBCOMMANDS: dict[str, str] = {"edit": "cli_edit"}
 
 
 def _build_parser() -> argparse.ArgumentParser:

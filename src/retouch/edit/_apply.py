@@ -32,7 +32,8 @@ from ._structure import LAYERED, build_field
 def _check(data: object, analyses: object, edits: object) -> None:
     if not isinstance(data, ImageData):
         raise InvalidInputError(
-            f"`data` must be an ImageData (use retouch.imageio.load_image); got {type(data).__name__}"
+            "`data` must be an ImageData (use retouch.imageio.load_image); got "
+            f"{type(data).__name__}"
         )
     if isinstance(analyses, (str, bytes)) or not isinstance(analyses, Sequence):
         raise InvalidInputError(f"`analyses` must be a sequence of FaceAnalysis; got {analyses!r}")
@@ -147,7 +148,8 @@ def _apply_face(out: np.ndarray, changed: np.ndarray, fa: FaceAnalysis,
             t_fields[i] = (time.perf_counter() - t0) * 1000.0
         if ctx.moved_box is not None:
             t0 = time.perf_counter()
-            layer = ctx.person() if any(r.name in LAYERED for _, r in structure) else None
+            layer = _layer(ctx, [r.name for j, r in structure
+                                 if entries[(j, fidx)]["applied"]])
             ibox, sel = render_warp(out, fa.alignment, ctx.total, ctx.moved_box, layer, maxv)
             n = _mark(changed, ibox, sel)
             t_render = (time.perf_counter() - t0) * 1000.0
@@ -181,6 +183,25 @@ def _apply_face(out: np.ndarray, changed: np.ndarray, fa: FaceAnalysis,
         e["measured"] = res.measured
         e["applied"] = True
         e["ms"] = round((time.perf_counter() - t0) * 1000.0, 2)
+
+
+def _layer(ctx: FaceContext, names: list[str]) -> np.ndarray | None:
+    """The layer that moves with silhouette-changing edits (``None``: no layering).
+
+    Face slimming moves the head only: the person mask above the chin (so a
+    collar next to the jaw stays put and is what shows where the jaw left).
+    The double chin moves neck skin, so it takes the whole person mask.
+    """
+    if not any(n in LAYERED for n in names):
+        return None
+    person = ctx.person()
+    if "double_chin" in names:
+        return person
+    fr = ctx.frame
+    y = np.arange(fr.rows, dtype=np.float32)[:, None]
+    chin = float(fr.pts[CHIN, 1])
+    head = np.clip((chin + 0.12 * fr.iod - y) / (0.15 * fr.iod), 0.0, 1.0)
+    return (person * head).astype(np.float32)
 
 
 def _chin_measure(fr: FaceFrame, p: np.ndarray, fld: Any, sf: float,

@@ -81,7 +81,7 @@ class FaceContext:
         return self.pixels[y0:y1, x0:x1].astype(np.float32) * np.float32(1.0 / self.maxv)
 
     def person(self) -> np.ndarray:
-        """Selfie-segmentation person mask on the canvas, ``(CH, S) float32`` (original geometry)."""
+        """Selfie-segmentation person mask, ``(CH, S) float32`` canvas (original geometry)."""
         if self._person is None:
             al = self.frame.analysis.alignment
             n = 256

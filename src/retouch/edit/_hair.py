@@ -24,9 +24,9 @@ from ..parse import person_mask
 from ._appearance import AppearanceOut, _blend, _r
 from ._context import FaceContext, grow, to_lab, to_rgb, wmean
 from ._frame import mesh_chains
-from ._structure import jaw_curve
 from ._render import image_box
 from ._request import EditRequest, color_rgb01
+from ._structure import jaw_curve
 
 #: Parsed regions that are never hair. The parser's ``skin``, ``neck`` and ``ears``
 #: are not used: on red or blond hair their colour model can take hair for skin.
@@ -105,9 +105,13 @@ def hair_mask(ctx: FaceContext) -> tuple[tuple[int, int, int, int], np.ndarray] 
     # for beside the neck, not across the shoulders.
     rel = d_skin / (d_skin + d_hair + 1e-6)
     p_hair = np.clip((rel - 0.5) / 0.2, 0, 1)
-    p_hair = p_hair * (1.0 - ring) + np.clip((rel - 0.65) / 0.15, 0, 1) * ring
-    score = p_hair * np.exp(-0.5 * d_hair / 12.0) * np.clip((person - 0.3) / 0.4, 0, 1)
+    p_hair = p_hair * (1.0 - ring) + np.clip((rel - 0.75) / 0.1, 0, 1) * ring
+    score = p_hair * np.exp(-0.5 * d_hair / 6.0) * np.clip((person - 0.5) / 0.3, 0, 1)
     score *= 1.0 - face
+    # Lightness outside the seeds' own range (a bright window behind the head) is not hair.
+    lo, hi = np.percentile(lab[seeds][:, 0], [3, 97])
+    score *= np.clip((lab[..., 0] - (lo - 12.0)) / 6.0, 0, 1) * \
+        np.clip(((hi + 12.0) - lab[..., 0]) / 6.0, 0, 1)
     cy = float(ctx.pts[152, 1]) + 0.3 * fr.iod
     cx = float(ctx.pts[152, 0])
     yy, xx = np.mgrid[0:sh, 0:sw].astype(np.float32)
@@ -156,7 +160,7 @@ def hair_color(ctx: FaceContext, req: EditRequest) -> AppearanceOut | None:
         return None
     Lm = wmean(L, w)
     t = to_lab(color_rgb01(req.resolved_color() or "brown")[None, None, :])[0, 0]
-    gain = float(np.clip((t[0] + 10.0) / (Lm + 10.0), 0.45, 1.4))
+    gain = float(np.clip((t[0] + 10.0) / (Lm + 10.0), 0.45, 1.2))
     L2 = t[0] + (L - Lm) * gain
     rel = np.clip((L2 + 5.0) / (t[0] + 5.0), 0.3, 1.5)
     keep = 0.3 * min(1.0, float(np.hypot(t[1], t[2])) / 20.0)  # own chroma variation kept

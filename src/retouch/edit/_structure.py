@@ -76,12 +76,11 @@ def _eye_params(p: np.ndarray, corners: tuple[int, int], chain: np.ndarray
 def _eyes_size(fr: FaceFrame, p: np.ndarray, a: float, sf: float, box: Box,
     gate: np.ndarray | None = None) -> np.ndarray:
     ch = mesh_chains()
-    if a >= 0:
-        k = (0.10 * a, 0.17 * a)
-    else:  # narrowing closes the lids more than it shortens the eye
-        k = (0.05 * a, 0.32 * a)
+    # Narrowing closes the lids more than it shortens the eye.
+    k = (0.10 * a, 0.17 * a) if a >= 0 else (0.05 * a, 0.32 * a)
     d = np.zeros((box[3] - box[1], box[2] - box[0], 2), np.float32)
-    for corners, chain in ((RIGHT_EYE_CORNERS, ch["right_eye"]), (LEFT_EYE_CORNERS, ch["left_eye"])):
+    for corners, chain in ((RIGHT_EYE_CORNERS, ch["right_eye"]),
+                           (LEFT_EYE_CORNERS, ch["left_eye"])):
         c, hw, ang = _eye_params(p, corners, chain)
         d += bulge(box, c, (1.7 * hw * sf, 1.15 * hw * sf), ang, k)
     return d
@@ -185,9 +184,14 @@ def _face_slim(fr: FaceFrame, p: np.ndarray, a: float, sf: float, box: Box,
         centers.append(q + fwd)
         values.append(-fwd)
     anchors = [*RIGHT_EYE_CORNERS, *LEFT_EYE_CORNERS, 1, NOSE_BASE, *ALAE, *MOUTH_CORNERS,
-               LIP_UPPER_TOP, LIP_LOWER_BOTTOM]
+               LIP_UPPER_TOP, LIP_LOWER_BOTTOM, LIP_INNER_TOP, LIP_INNER_BOTTOM, 37, 267, 84, 314]
     centers += [p[i] for i in anchors]
     values += [np.zeros(2)] * len(anchors)
+    # Below the chin (collar, shoulders) nothing moves.
+    xs = oval[:, 0]
+    for x in np.linspace(xs.min(), xs.max(), 7):
+        centers.append(np.array([x, chin[1] + 0.4 * iod]))
+        values.append(np.zeros(2))
     return rbf(box, np.array(centers), np.array(values), 0.28 * iod * sf)
 
 
