@@ -26,7 +26,9 @@ from .types import IMPERFECTION_TYPES
 
 #: Subcommands: ``retouch NAME ...`` runs ``retouch.<module>.main(argv_rest) -> int``.
 #: Anything else as first argument is the INPUT of the default retouch command.
-SUBCOMMANDS: dict[str, str] = {"chat": "cli_chat", "restore": "cli_restore"}
+SUBCOMMANDS: dict[str, str] = {
+    "chat": "cli_chat", "edit": "cli_edit", "restore": "cli_restore",
+}
 
 
 def _build_parser() -> argparse.ArgumentParser:
