@@ -142,7 +142,7 @@ def chin_gate(ctx: FaceContext) -> np.ndarray:
     keeps a high weight.
     """
     fr = ctx.frame
-    al = fr.analysis.alignment
+    al = fr.alignment
     CH, S = fr.shape
     x0, y0, x1, y1 = band_box(ctx, 1.5)
     y0 = max(0, y0 - int(0.2 * fr.iod))
@@ -168,7 +168,14 @@ def chin_gate(ctx: FaceContext) -> np.ndarray:
     ref_L = float(np.median(L[sample_px])) if sample_px.sum() > 10 else 60.0
     hue_ok = np.clip((hue - 5.0) / 10.0, 0, 1) * np.clip((95.0 - hue) / 10.0, 0, 1)
     sat_ok = np.clip((chroma / (L + 5.0) - 0.08) / 0.08, 0, 1)
-    bright_ok = np.clip((L / max(ref_L, 1.0) - 0.2) / 0.15, 0, 1)
+    bright_ok = np.clip((L / max(ref_L, 1.0) - 0.1) / 0.12, 0, 1)
+    # Right under the jaw the shadow can be nearly black; there only the hue counts.
+    gx = x0 + (np.arange(w, dtype=np.float32) + 0.5) * sx - 0.5
+    gy = y0 + (np.arange(h, dtype=np.float32) + 0.5) * sy - 0.5
+    J, _, _ = jaw_curve(ctx.pts, gx)
+    below = gy[:, None] - J[None, :]
+    bright_ok = np.maximum(bright_ok, ((below > -0.02 * fr.iod) & (below < 0.15 * fr.iod)
+                                       & (L > 2.0)).astype(np.float32))
     person = cv2.resize(ctx.person()[y0:y1, x0:x1], (w, h), interpolation=cv2.INTER_AREA)
     g = gauss((hue_ok * sat_ok * bright_ok * person).astype(np.float32), 0.02 * fr.iod / f)
     g = np.clip((g - 0.15) / 0.45, 0.0, 1.0)

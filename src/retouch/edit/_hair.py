@@ -66,7 +66,7 @@ def hair_mask(ctx: FaceContext) -> tuple[tuple[int, int, int, int], np.ndarray] 
     (already cut to the bounding box of the hair).
     """
     fr = ctx.frame
-    al = fr.analysis.alignment
+    al = fr.alignment
     S = fr.size
     H, W = ctx.pixels.shape[:2]
     wide = (int(-0.45 * S), int(-0.3 * S), int(1.45 * S), int(1.7 * S))
@@ -187,7 +187,7 @@ def hair_probability(ctx: FaceContext) -> np.ndarray:
     forehead skin out of skin edits. Zeros when there are no hair seeds.
     """
     fr = ctx.frame
-    al = fr.analysis.alignment
+    al = fr.alignment
     CH, S = fr.shape
     f = max(1.0, fr.iod / 48.0)
     w, h = max(8, int(round(S / f))), max(8, int(round(CH / f)))
