@@ -171,7 +171,7 @@ def _apply_face(out: np.ndarray, changed: np.ndarray, fa: FaceAnalysis,
                 t0 = time.perf_counter()
                 res = lift_fold(ctx, -r.amount, size_factor(r.size), ctx.current(gate))
                 if res is not None:
-                    sel = render_alpha(out, res.ibox, res.alpha, res.edited, maxv)
+                    sel = render_alpha(out, res.ibox, res.alpha, res.edited, maxv, res.base)
                     e["changed_px"] += _mark(changed, res.ibox, sel)
                     e["measured"].update(res.measured)
                 e["ms"] = round(e["ms"] + (time.perf_counter() - t0) * 1000.0, 2)
@@ -184,7 +184,7 @@ def _apply_face(out: np.ndarray, changed: np.ndarray, fa: FaceAnalysis,
         if res is None:
             e["skipped"] = f"region {'/'.join(r.spec.regions)} not visible"
             continue
-        sel = render_alpha(out, res.ibox, res.alpha, res.edited, maxv)
+        sel = render_alpha(out, res.ibox, res.alpha, res.edited, maxv, res.base)
         e["changed_px"] = _mark(changed, res.ibox, sel)
         e["measured"] = res.measured
         e["applied"] = True

@@ -75,6 +75,19 @@ class FaceContext:
         """A whole-crop map sampled at the pixels of image box ``ibox``."""
         return crop_to_image(crop_map, self.frame.alignment, ibox)
 
+    def to_grid(self, canvas_map: np.ndarray, ibox: Box, size_wh: tuple[int, int]
+                ) -> np.ndarray:
+        """A canvas map sampled on a ``size_wh`` grid spanning image box ``ibox``."""
+        x0, y0, x1, y1 = ibox
+        w, h = size_wh
+        sx, sy = (x1 - x0) / w, (y1 - y0) / h
+        m = self.frame.alignment.matrix
+        a = m[:, :2] @ np.diag([sx, sy])
+        off = m[:, :2] @ np.array([x0 + 0.5 * sx - 0.5, y0 + 0.5 * sy - 0.5]) + m[:, 2]
+        return cv2.warpAffine(canvas_map.astype(np.float32), np.hstack([a, off[:, None]]),
+                              (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                              borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+
     def read01(self, ibox: Box) -> np.ndarray:
         """``(h, w, 3) float32`` RGB in ``[0, 1]`` of the current photo in ``ibox``."""
         x0, y0, x1, y1 = ibox

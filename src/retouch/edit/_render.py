@@ -162,21 +162,38 @@ def render_warp(out: np.ndarray, alignment: Alignment, total: np.ndarray, cbox: 
 
 
 def render_alpha(out: np.ndarray, ibox: Box, alpha: np.ndarray, edited01: np.ndarray,
-                 maxv: float) -> np.ndarray:
+                 maxv: float, base01: np.ndarray | None = None) -> np.ndarray:
     """Blend an edited box into ``out`` (in place) by ``alpha``; returns the written mask.
 
     Args:
         ibox: image box ``(x0, y0, x1, y1)``.
         alpha: ``(h, w) float32`` in ``[0, 1]``; pixels below :data:`EPS` stay untouched.
         edited01: ``(h, w, 3) float32`` edited colours in ``[0, 1]``.
+        base01: the colours ``edited01`` was computed from. When the arrays are
+            on a reduced grid of the box, the smooth change
+            ``alpha * (edited - base)`` is upsampled and added to the
+            full-resolution pixels, which keep their own texture.
     """
     x0, y0, x1, y1 = ibox
     view = out[y0:y1, x0:x1]
+    h, w = view.shape[:2]
+    if alpha.shape != (h, w):
+        if base01 is None:
+            raise ValueError("render_alpha: a reduced-grid edit needs its base colours")
+        delta = (alpha[..., None] * (edited01 - base01) * np.float32(maxv)).astype(np.float32)
+        delta_up = cv2.resize(delta, (w, h), interpolation=cv2.INTER_LINEAR)
+        sel = cv2.resize(alpha, (w, h), interpolation=cv2.INTER_LINEAR) >= EPS
+        if not sel.any():
+            return sel
+        depth = cv2.CV_8U if out.dtype == np.uint8 else cv2.CV_16U
+        res = cv2.add(view, delta_up, dtype=depth)  # rounds and saturates
+        np.copyto(view, res, where=sel[..., None])
+        return sel
     sel = alpha >= EPS
     if not sel.any():
         return sel
     orig = view.astype(np.float32) * (1.0 / maxv)
     res = orig + alpha[..., None] * (edited01 - orig)
     q = np.clip(np.rint(res * maxv), 0, maxv).astype(out.dtype)
-    view[sel] = q[sel]
+    np.copyto(view, q, where=sel[..., None])
     return sel
