@@ -9,7 +9,7 @@ strands and iris texture stay. Each op returns the edited box at full strength
 and an alpha already scaled by the amount; :func:`~retouch.edit._render.render_alpha`
 blends it in.
 
-All sizes are fractions of the inter-ocular distance (``ctx.iod_img`` image
+All sizes are fractions of the inter-ocular distance (``wk.iod`` grid
 px, ``ctx.frame.iod`` crop px).
 """
 
@@ -42,17 +42,52 @@ from ._spec import size_factor
 class AppearanceOut:
     """One appearance edit on one face.
 
+    ``alpha``, ``edited`` and ``base`` are either at the box's full resolution
+    or, for broad edits on large faces, on a reduced grid of the same box: then
+    the renderer upsamples the smooth change ``alpha * (edited - base)`` and
+    adds it to the full-resolution pixels (their texture is untouched).
+
     Attributes:
         ibox: image box ``(x0, y0, x1, y1)``.
         alpha: ``(h, w) float32`` blend weight in ``[0, 1]`` (amount included).
         edited: ``(h, w, 3) float32`` RGB in ``[0, 1]`` at full strength.
         measured: JSON-ready measurements (before/after on the blended result).
+        base: ``(h, w, 3) float32`` the RGB ``edited`` was computed from.
     """
 
     ibox: Box
     alpha: np.ndarray
     edited: np.ndarray
     measured: dict[str, Any]
+    base: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class Work:
+    """An image box read for an edit, at full or reduced resolution.
+
+    Attributes:
+        ibox: image box ``(x0, y0, x1, y1)``.
+        alpha: ``(h, w) float32`` the edit's region weight on this grid.
+        rgb: ``(h, w, 3) float32`` RGB in ``[0, 1]`` on this grid.
+        iod: inter-ocular distance in this grid's pixels.
+        f: image pixels per grid pixel (1 = full resolution).
+        ctx: the face context.
+    """
+
+    ibox: Box
+    alpha: np.ndarray
+    rgb: np.ndarray
+    iod: float
+    f: float
+    ctx: FaceContext
+
+    def map(self, canvas_map: np.ndarray) -> np.ndarray:
+        """A canvas map sampled on this grid."""
+        if self.f == 1.0:
+            return self.ctx.to_box(canvas_map, self.ibox)
+        h, w = self.alpha.shape
+        return self.ctx.to_grid(canvas_map, self.ibox, (w, h))
 
 
 Op = Callable[[FaceContext, EditRequest], "AppearanceOut | None"]
@@ -66,26 +101,41 @@ def _r(v: float, n: int = 2) -> float:
     return round(float(v), n)
 
 
-def _region(ctx: FaceContext, crop_alpha: np.ndarray) -> tuple[Box, np.ndarray, np.ndarray] | None:
-    """Image box, alpha in it and the box's RGB for a crop-space alpha."""
+def _region(ctx: FaceContext, crop_alpha: np.ndarray, work_iod: float | None = None
+            ) -> Work | None:
+    """Read the image box of a canvas alpha, at full resolution or, when
+    ``work_iod`` is given and the face is larger, on a grid where the
+    inter-ocular distance is ``work_iod`` px."""
     ibox = ctx.box_for(crop_alpha)
     if ibox is None:
         return None
-    a = np.clip(ctx.to_box(crop_alpha, ibox), 0.0, 1.0)
+    x0, y0, x1, y1 = ibox
+    f = 1.0
+    if work_iod is not None and ctx.iod_img > 1.25 * work_iod:
+        f = ctx.iod_img / work_iod
+    if f == 1.0:
+        a = np.clip(ctx.to_box(crop_alpha, ibox), 0.0, 1.0)
+        rgb = ctx.read01(ibox)
+    else:
+        w, h = max(2, int(round((x1 - x0) / f))), max(2, int(round((y1 - y0) / f)))
+        f = (x1 - x0) / w
+        a = np.clip(ctx.to_grid(crop_alpha, ibox, (w, h)), 0.0, 1.0)
+        px = cv2.resize(ctx.pixels[y0:y1, x0:x1], (w, h), interpolation=cv2.INTER_AREA)
+        rgb = px.astype(np.float32) * np.float32(1.0 / ctx.maxv)
     if float(a.max()) < 1e-3:
         return None
-    return ibox, a, ctx.read01(ibox)
+    return Work(ibox, a, rgb, ctx.iod_img / f, f, ctx)
 
 
 def _chroma(lab: np.ndarray) -> np.ndarray:
     return np.hypot(lab[..., 1], lab[..., 2])
 
 
-def _skin_ref(ctx: FaceContext, ibox: Box, lab: np.ndarray) -> np.ndarray:
-    """Median Lab of the cheeks that fall inside ``ibox`` (falls back to the whole skin)."""
+def _skin_ref(wk: Work, lab: np.ndarray) -> np.ndarray:
+    """Median Lab of the cheeks that fall inside the box (falls back to the whole skin)."""
     for names in (("left_cheek", "right_cheek"), ("skin",)):
-        m = np.maximum.reduce([ctx.mask(n) for n in names])
-        mb = ctx.to_box(m, ibox) > 0.5
+        m = np.maximum.reduce([wk.ctx.mask(n) for n in names])
+        mb = wk.map(m) > 0.5
         if mb.sum() > 20:
             return np.median(lab[mb], axis=0)
     return np.median(lab.reshape(-1, 3), axis=0)
@@ -103,7 +153,8 @@ def lipstick(ctx: FaceContext, req: EditRequest) -> AppearanceOut | None:
     got = _region(ctx, crop_alpha)
     if got is None:
         return None
-    ibox, alpha, rgb = got
+    wk = got
+    ibox, alpha, rgb = wk.ibox, wk.alpha, wk.rgb
     lab = to_lab(rgb)
     L, A, B = lab[..., 0], lab[..., 1], lab[..., 2]
     core = alpha > 0.6
@@ -119,17 +170,17 @@ def lipstick(ctx: FaceContext, req: EditRequest) -> AppearanceOut | None:
         B2 = t[2] + (B - bm) * 0.4
         finish = req.finish or "satin"
         if finish == "matte":
-            hi = np.maximum(0.0, L2 - gauss(L2, 0.02 * ctx.iod_img))
+            hi = np.maximum(0.0, L2 - gauss(L2, 0.02 * wk.iod))
             L2 = L2 - 0.65 * hi
         elif finish == "gloss":
             spec = np.clip((L - Lm - 0.6 * sd) / max(1.5 * sd, 1.0), 0.0, 1.0)
-            spec = gauss(spec, 0.004 * ctx.iod_img)
+            spec = gauss(spec, 0.004 * wk.iod)
             L2 = L2 + 14.0 * spec
             A2 = A2 * (1.0 - 0.3 * spec)
             B2 = B2 * (1.0 - 0.3 * spec)
         target = t
     else:  # nude: chroma toward the skin's
-        s = _skin_ref(ctx, ibox, lab)
+        s = _skin_ref(wk, lab)
         L2 = L
         A2 = s[1] + (A - am) * 0.5
         B2 = s[2] + (B - bm) * 0.5
@@ -140,7 +191,7 @@ def lipstick(ctx: FaceContext, req: EditRequest) -> AppearanceOut | None:
     c0, c1 = wmean(_chroma(lab), w), wmean(_chroma(after), w)
     d0 = wmean(np.linalg.norm(lab - target, axis=-1), w)
     d1 = wmean(np.linalg.norm(after - target, axis=-1), w)
-    return AppearanceOut(ibox, alpha, edited, {
+    return AppearanceOut(ibox, alpha, edited, base=rgb, measured={
         "lip_chroma_before": _r(c0), "lip_chroma_after": _r(c1),
         "lip_dE_to_target_before": _r(d0), "lip_dE_to_target_after": _r(d1),
     })
@@ -154,7 +205,8 @@ def teeth_whiten(ctx: FaceContext, req: EditRequest) -> AppearanceOut | None:
     got = _region(ctx, crop_alpha)
     if got is None:
         return None
-    ibox, alpha, rgb = got
+    wk = got
+    ibox, alpha, rgb = wk.ibox, wk.alpha, wk.rgb
     lab = to_lab(rgb)
     L, A, B = lab[..., 0], lab[..., 1], lab[..., 2]
     core = alpha > 0.5
@@ -164,7 +216,7 @@ def teeth_whiten(ctx: FaceContext, req: EditRequest) -> AppearanceOut | None:
     # Teeth: the bright, not-red part of the mouth opening (gums and tongue are red).
     teeth = 1.0 / (1.0 + np.exp(-(L - (ref - 22.0)) / 4.0))
     teeth *= 1.0 / (1.0 + np.exp(-(16.0 - A) / 3.0))
-    teeth = gauss(teeth.astype(np.float32), 0.004 * ctx.iod_img)
+    teeth = gauss(teeth.astype(np.float32), 0.004 * wk.iod)
     L2 = L + np.minimum(10.0, 0.3 * np.maximum(0.0, 96.0 - L))
     A2 = A - 0.5 * np.maximum(A - 1.0, 0.0)
     B2 = B - 0.8 * np.maximum(B - 1.0, 0.0)
@@ -172,7 +224,7 @@ def teeth_whiten(ctx: FaceContext, req: EditRequest) -> AppearanceOut | None:
     alpha = alpha * teeth * req.amount
     after = to_lab(_blend(rgb, edited, alpha))
     w = core * teeth
-    return AppearanceOut(ibox, alpha, edited, {
+    return AppearanceOut(ibox, alpha, edited, base=rgb, measured={
         "teeth_b_before": _r(wmean(B, w)), "teeth_b_after": _r(wmean(after[..., 2], w)),
         "teeth_L_before": _r(wmean(L, w)), "teeth_L_after": _r(wmean(after[..., 0], w)),
     })
@@ -204,9 +256,10 @@ def eyes_whiten(ctx: FaceContext, req: EditRequest) -> AppearanceOut | None:
     got = _region(ctx, crop_alpha)
     if got is None:
         return None
-    ibox, alpha, rgb = got
-    sc = np.clip(ctx.to_box(sclera, ibox), 0, 1)
-    ir_w = np.clip(ctx.to_box(iris, ibox), 0, 1)
+    wk = got
+    ibox, alpha, rgb = wk.ibox, wk.alpha, wk.rgb
+    sc = np.clip(wk.map(sclera), 0, 1)
+    ir_w = np.clip(wk.map(iris), 0, 1)
     lab = to_lab(rgb)
     L, A, B = lab[..., 0], lab[..., 1], lab[..., 2]
     core = sc > 0.5
@@ -236,7 +289,7 @@ def eyes_whiten(ctx: FaceContext, req: EditRequest) -> AppearanceOut | None:
     if icore.any():
         wi = icore.astype(np.float32)
         out.update(iris_L_before=_r(wmean(L, wi)), iris_L_after=_r(wmean(after[..., 0], wi)))
-    return AppearanceOut(ibox, alpha, edited, out)
+    return AppearanceOut(ibox, alpha, edited, base=rgb, measured=out)
 
 
 # ------------------------------------------------------------------ brows
@@ -261,16 +314,17 @@ def brows_density(ctx: FaceContext, req: EditRequest) -> AppearanceOut | None:
     got = _region(ctx, crop_alpha)
     if got is None:
         return None
-    ibox, alpha, rgb = got
+    wk = got
+    ibox, alpha, rgb = wk.ibox, wk.alpha, wk.rgb
     lab = to_lab(rgb)
     L = lab[..., 0]
     core = alpha > 0.6
     if core.sum() < 10:
         return None
-    ring = (ctx.to_box(grow(ctx.mask("brows"), 0.1 * fr.iod), ibox) > 0.5) & (alpha < 0.02)
-    ring &= ctx.to_box(ctx.mask("skin"), ibox) > 0.5
-    skin = np.median(lab[ring], axis=0) if ring.sum() > 20 else _skin_ref(ctx, ibox, lab)
-    low = gauss(lab, 0.01 * ctx.iod_img)
+    ring = (wk.map(grow(ctx.mask("brows"), 0.1 * fr.iod)) > 0.5) & (alpha < 0.02)
+    ring &= wk.map(ctx.mask("skin")) > 0.5
+    skin = np.median(lab[ring], axis=0) if ring.sum() > 20 else _skin_ref(wk, lab)
+    low = gauss(lab, 0.01 * wk.iod)
     # Hair tone: the brow pixels that differ most from the skin around them.
     diff = np.abs(L - skin[0])
     hairy = core & (diff >= np.percentile(diff[core], 70))
@@ -279,8 +333,8 @@ def brows_density(ctx: FaceContext, req: EditRequest) -> AppearanceOut | None:
         hair = np.array([skin[0] - 28.0, 0.6 * hair[1], 0.6 * hair[2]], np.float32)
     # Where the hairs actually are: local density of hair-toned pixels, so the
     # fill follows the real brow and not the mesh outline.
-    hairness = np.clip(np.abs(gauss(L, 0.003 * ctx.iod_img) - skin[0]) / 15.0, 0.0, 1.0)
-    density = gauss(hairness.astype(np.float32), 0.02 * ctx.iod_img * sf)
+    hairness = np.clip(np.abs(gauss(L, 0.003 * wk.iod) - skin[0]) / 15.0, 0.0, 1.0)
+    density = gauss(hairness.astype(np.float32), 0.02 * wk.iod * sf)
     top = max(1e-3, float(np.percentile(density[core], 90)))
     body = np.clip((density / top - 0.2) / 0.4, 0.0, 1.0)
     amt = req.amount
@@ -293,7 +347,7 @@ def brows_density(ctx: FaceContext, req: EditRequest) -> AppearanceOut | None:
     alpha = alpha * abs(amt)
     after = to_lab(_blend(rgb, edited, alpha))
     w = core.astype(np.float32)
-    return AppearanceOut(ibox, alpha, edited, {
+    return AppearanceOut(ibox, alpha, edited, base=rgb, measured={
         "brow_L_before": _r(wmean(L, w)), "brow_L_after": _r(wmean(after[..., 0], w)),
         "brow_contrast_to_skin_before": _r(wmean(np.abs(L - skin[0]), w)),
         "brow_contrast_to_skin_after": _r(wmean(np.abs(after[..., 0] - skin[0]), w)),
@@ -321,10 +375,11 @@ def skin_tone(ctx: FaceContext, req: EditRequest) -> AppearanceOut | None:
     fade = np.clip((jaw_y + 1.3 * fr.iod - yy) / (0.5 * fr.iod), 0.0, 1.0)
     m = np.maximum.reduce([skin, neck * fade, ears])
     crop_alpha = feather(m, 0.02 * fr.iod)
-    got = _region(ctx, crop_alpha)
+    got = _region(ctx, crop_alpha, work_iod=160.0)
     if got is None:
         return None
-    ibox, alpha, rgb = got
+    wk = got
+    ibox, alpha, rgb = wk.ibox, wk.alpha, wk.rgb
     lab = to_lab(rgb)
     L, A, B = lab[..., 0], lab[..., 1], lab[..., 2]
     amt = req.amount
@@ -337,7 +392,7 @@ def skin_tone(ctx: FaceContext, req: EditRequest) -> AppearanceOut | None:
     edited = to_rgb(np.stack([L2, A2, B2], axis=-1))
     after = to_lab(_blend(rgb, edited, alpha))
     w = (alpha > 0.5).astype(np.float32)
-    return AppearanceOut(ibox, alpha, edited, {
+    return AppearanceOut(ibox, alpha, edited, base=rgb, measured={
         "skin_L_before": _r(wmean(L, w)), "skin_L_after": _r(wmean(after[..., 0], w)),
         "skin_b_before": _r(wmean(B, w)), "skin_b_after": _r(wmean(after[..., 2], w)),
         "skin_chroma_before": _r(wmean(_chroma(lab), w)),
@@ -353,14 +408,15 @@ def under_eye(ctx: FaceContext, req: EditRequest) -> AppearanceOut | None:
     if sf != 1.0:
         ue = grow(ue, 0.06 * fr.iod * (sf - 1.0) / 0.5) * (ctx.mask("skin") > 0.2)
     crop_alpha = feather(ue, 0.03 * fr.iod)
-    got = _region(ctx, crop_alpha)
+    got = _region(ctx, crop_alpha, work_iod=192.0)
     if got is None:
         return None
-    ibox, alpha, rgb = got
+    wk = got
+    ibox, alpha, rgb = wk.ibox, wk.alpha, wk.rgb
     lab = to_lab(rgb)
-    skin_w = np.clip(ctx.to_box(ctx.mask("skin"), ibox), 0, 1)
-    low = weighted_blur(lab, skin_w + 1e-4, 0.03 * ctx.iod_img)
-    ref = _skin_ref(ctx, ibox, lab)
+    skin_w = np.clip(wk.map(ctx.mask("skin")), 0, 1)
+    low = weighted_blur(lab, skin_w + 1e-4, 0.03 * wk.iod)
+    ref = _skin_ref(wk, lab)
     dark = np.maximum(0.0, ref[0] - low[..., 0])
     wdark = np.clip(dark / 3.0, 0.0, 1.0)
     edited_lab = lab.copy()
@@ -370,11 +426,11 @@ def under_eye(ctx: FaceContext, req: EditRequest) -> AppearanceOut | None:
     edited = to_rgb(edited_lab)
     alpha = alpha * skin_w * req.amount
     after = to_lab(_blend(rgb, edited, alpha))
-    low_after = weighted_blur(after, skin_w + 1e-4, 0.03 * ctx.iod_img)
-    w = (ctx.to_box(ue, ibox) > 0.5) * skin_w
+    low_after = weighted_blur(after, skin_w + 1e-4, 0.03 * wk.iod)
+    w = (wk.map(ue) > 0.5) * skin_w
     d0 = wmean(dark, w)
     d1 = wmean(np.maximum(0.0, ref[0] - low_after[..., 0]), w)
-    return AppearanceOut(ibox, alpha, edited, {
+    return AppearanceOut(ibox, alpha, edited, base=rgb, measured={
         "under_eye_darkness_before": _r(d0), "under_eye_darkness_after": _r(d1),
         "darkness_reduction_pct": _r(100.0 * (d0 - d1) / d0 if d0 > 1e-6 else 0.0, 1),
     })
@@ -392,21 +448,22 @@ def young(ctx: FaceContext, req: EditRequest) -> AppearanceOut | None:
     fr = ctx.frame
     skin = ctx.mask("skin")
     crop_alpha = feather(grow(skin, -0.01 * fr.iod), 0.01 * fr.iod)
-    got = _region(ctx, crop_alpha)
+    got = _region(ctx, crop_alpha, work_iod=256.0)
     if got is None:
         return None
-    ibox, alpha, rgb = got
+    wk = got
+    ibox, alpha, rgb = wk.ibox, wk.alpha, wk.rgb
     lab = to_lab(rgb)
     L = lab[..., 0]
-    sw = np.clip(ctx.to_box(skin, ibox), 0, 1) + 1e-4
-    sf_, sm_ = 0.005 * ctx.iod_img, 0.05 * ctx.iod_img
+    sw = np.clip(wk.map(skin), 0, 1) + 1e-4
+    sf_, sm_ = 0.005 * wk.iod, 0.05 * wk.iod
     mid = _ridge_energy(L, sw, sf_, sm_)
     loc = fr.analysis.localization
     def lmap(t: str) -> np.ndarray:
         return ctx.current(fr.mask_of(f"loc.{t}", loc.maps[t]))
 
-    wr = ctx.to_box(feather(lmap("wrinkle"), 0.01 * fr.iod), ibox)
-    keep = np.maximum(ctx.to_box(lmap("mole"), ibox), ctx.to_box(lmap("freckle"), ibox))
+    wr = wk.map(feather(lmap("wrinkle"), 0.01 * fr.iod))
+    keep = np.maximum(wk.map(lmap("mole")), wk.map(lmap("freckle")))
     k = (0.6 + 0.4 * np.clip(wr * 2.0, 0, 1)) * (1.0 - np.clip(keep * 2.0, 0, 1))
     corr = -np.minimum(mid, 0.0) * k - 0.35 * np.maximum(mid, 0.0) * k
     edited_lab = lab.copy()
@@ -417,7 +474,7 @@ def young(ctx: FaceContext, req: EditRequest) -> AppearanceOut | None:
     w = (alpha > 0.3 * req.amount).astype(np.float32) if req.amount > 0 else alpha
     e0 = wmean(np.maximum(0.0, -mid), w)
     e1 = wmean(np.maximum(0.0, -_ridge_energy(after[..., 0], sw, sf_, sm_)), w)
-    return AppearanceOut(ibox, alpha, edited, {
+    return AppearanceOut(ibox, alpha, edited, base=rgb, measured={
         "wrinkle_energy_before": _r(e0, 3), "wrinkle_energy_after": _r(e1, 3),
         "wrinkle_reduction_pct": _r(100.0 * (e0 - e1) / e0 if e0 > 1e-6 else 0.0, 1),
     })

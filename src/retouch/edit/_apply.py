@@ -20,7 +20,7 @@ from ..types import ImageData
 from ._appearance import OPS, AppearanceOut
 from ._chin import chin_gate, lift_fold
 from ._context import FaceContext
-from ._field import compose_into, forward_points
+from ._field import compose_into, forward_points, sample_points
 from ._frame import CHIN, FaceFrame
 from ._measure import measure_structure
 from ._render import render_alpha, render_warp
@@ -139,6 +139,12 @@ def _apply_face(out: np.ndarray, changed: np.ndarray, fa: FaceAnalysis,
                 e["measured"] = _chin_measure(fr, ctx.pts, fld, sf, g)
             else:
                 e["measured"] = measure_structure(r.name, ctx.pts, new_pts, fr.image_px)
+            # Landmarks outside the edit's dilated region must not move at all.
+            wv = sample_points(fld.weight[..., None], ctx.pts, origin=(x0, y0))[:, 0]
+            out_shift = np.linalg.norm(new_pts - ctx.pts, axis=1)[wv <= 0]
+            e["measured"]["landmarks_outside"] = int(out_shift.size)
+            e["measured"]["landmarks_outside_max_shift_px"] = round(
+                float(out_shift.max() * fr.image_px) if out_shift.size else 0.0, 3)
             if fld.fold_scale < 1.0:
                 e["measured"]["fold_limited_to"] = round(fld.fold_scale, 3)
             compose_into(ctx.total, fld.box, fld.d)
@@ -150,7 +156,7 @@ def _apply_face(out: np.ndarray, changed: np.ndarray, fa: FaceAnalysis,
             t0 = time.perf_counter()
             layer = _layer(ctx, [r.name for j, r in structure
                                  if entries[(j, fidx)]["applied"]])
-            ibox, sel = render_warp(out, fa.alignment, ctx.total, ctx.moved_box, layer, maxv)
+            ibox, sel = render_warp(out, fr.alignment, ctx.total, ctx.moved_box, layer, maxv)
             n = _mark(changed, ibox, sel)
             t_render = (time.perf_counter() - t0) * 1000.0
             applied = [i for i, _ in structure if entries[(i, fidx)]["applied"]]
@@ -165,7 +171,7 @@ def _apply_face(out: np.ndarray, changed: np.ndarray, fa: FaceAnalysis,
                 t0 = time.perf_counter()
                 res = lift_fold(ctx, -r.amount, size_factor(r.size), ctx.current(gate))
                 if res is not None:
-                    sel = render_alpha(out, res.ibox, res.alpha, res.edited, maxv)
+                    sel = render_alpha(out, res.ibox, res.alpha, res.edited, maxv, res.base)
                     e["changed_px"] += _mark(changed, res.ibox, sel)
                     e["measured"].update(res.measured)
                 e["ms"] = round(e["ms"] + (time.perf_counter() - t0) * 1000.0, 2)
@@ -178,7 +184,7 @@ def _apply_face(out: np.ndarray, changed: np.ndarray, fa: FaceAnalysis,
         if res is None:
             e["skipped"] = f"region {'/'.join(r.spec.regions)} not visible"
             continue
-        sel = render_alpha(out, res.ibox, res.alpha, res.edited, maxv)
+        sel = render_alpha(out, res.ibox, res.alpha, res.edited, maxv, res.base)
         e["changed_px"] = _mark(changed, res.ibox, sel)
         e["measured"] = res.measured
         e["applied"] = True

@@ -89,43 +89,41 @@ def lift_fold(ctx: FaceContext, strength: float, sf: float, gate: np.ndarray
     ibox = ctx.image_box_of((x0, y0, x1, y1))
     if ibox is None:
         return None
-    b = np.clip(ctx.to_box(canvas, ibox), 0, 1)
-    vb = ctx.to_box(vmap + 10.0, ibox) - 10.0  # offset keeps v < 0 distinct from "outside"
-    g = np.clip(ctx.to_box(gate, ibox), 0, 1)
-    rgb = ctx.read01(ibox)
+    # Everything on a reduced grid (iod ~ 96 px): tone maps are smooth at 0.05 iod
+    # and the change is added to the full-resolution pixels by the renderer.
+    bx0, by0, bx1, by1 = ibox
+    f = max(1.0, ctx.iod_img / 96.0)
+    sw, sh = max(4, int(round((bx1 - bx0) / f))), max(4, int(round((by1 - by0) / f)))
+    f = (bx1 - bx0) / sw
+    b = np.clip(ctx.to_grid(canvas, ibox, (sw, sh)), 0, 1)
+    vb = ctx.to_grid(vmap + 10.0, ibox, (sw, sh)) - 10.0  # v < 0 stays distinct from outside
+    g = np.clip(ctx.to_grid(gate, ibox, (sw, sh)), 0, 1)
+    px = ctx.pixels[by0:by1, bx0:bx1]
+    if f > 1.0:
+        px = cv2.resize(px, (sw, sh), interpolation=cv2.INTER_AREA)
+    rgb = px.astype(np.float32) * np.float32(1.0 / ctx.maxv)
     lab = to_lab(rgb)
-    # Tone maps on a reduced grid (iod ~ 64 px): they are smooth at 0.05 iod.
-    hb, wb = b.shape
-    f = max(1.0, ctx.iod_img / 64.0)
-    sw, sh = max(4, int(round(wb / f))), max(4, int(round(hb / f)))
-
-    def small(x: np.ndarray) -> np.ndarray:
-        return cv2.resize(x, (sw, sh), interpolation=cv2.INTER_AREA)
-
-    def big(x: np.ndarray) -> np.ndarray:
-        return cv2.resize(x, (wb, hb), interpolation=cv2.INTER_LINEAR)
-
-    g_s, b_s, v_s = small(g), small(b), small(vb)
-    low = weighted_blur(small(lab), g_s + 1e-4, 0.05 * ctx.iod_img / f)
+    sig = 0.05 * ctx.iod_img / f
+    low = weighted_blur(lab, g + 1e-4, sig)
     # The neck's own tone: skin below and beside the band, never the face above the jaw.
-    src_w = (g_s * (1.0 - np.clip(b_s * 2.0, 0, 1)) * (v_s > 0.1)).astype(np.float32)
+    src_w = (g * (1.0 - np.clip(b * 2.0, 0, 1)) * (vb > 0.1)).astype(np.float32)
     if src_w.sum() < 5:
         return None
     ref = push_pull(low, src_w)
     dark = np.maximum(0.0, ref[..., 0] - low[..., 0])
     wdark = np.clip(dark / 2.0, 0.0, 1.0)
-    delta = np.stack([0.9 * dark,  # a trace of the neck's own shading stays
-                      wdark * (ref[..., 1] - low[..., 1]),
-                      wdark * (ref[..., 2] - low[..., 2])], axis=-1).astype(np.float32)
-    edited_lab = lab + big(delta)
+    edited_lab = lab.copy()
+    edited_lab[..., 0] += 0.9 * dark  # a trace of the neck's own shading stays
+    edited_lab[..., 1] += wdark * (ref[..., 1] - low[..., 1])
+    edited_lab[..., 2] += wdark * (ref[..., 2] - low[..., 2])
     edited = to_rgb(edited_lab)
     alpha = (b * strength).astype(np.float32)
     after = to_lab(_blend(rgb, edited, alpha))
-    low_after = weighted_blur(small(after), g_s + 1e-4, 0.05 * ctx.iod_img / f)
-    w = (b_s > 0.5).astype(np.float32)
+    low_after = weighted_blur(after, g + 1e-4, sig)
+    w = (b > 0.5).astype(np.float32)
     d0 = wmean(dark, w)
     d1 = wmean(np.maximum(0.0, ref[..., 0] - low_after[..., 0]), w)
-    return AppearanceOut(ibox, alpha, edited, {
+    return AppearanceOut(ibox, alpha, edited, base=rgb, measured={
         "fold_shading_before": _r(d0), "fold_shading_after": _r(d1),
         "fold_shading_lifted_pct": _r(100.0 * (d0 - d1) / d0 if d0 > 1e-6 else 0.0, 1),
     })
@@ -142,7 +140,7 @@ def chin_gate(ctx: FaceContext) -> np.ndarray:
     keeps a high weight.
     """
     fr = ctx.frame
-    al = fr.analysis.alignment
+    al = fr.alignment
     CH, S = fr.shape
     x0, y0, x1, y1 = band_box(ctx, 1.5)
     y0 = max(0, y0 - int(0.2 * fr.iod))
@@ -168,7 +166,14 @@ def chin_gate(ctx: FaceContext) -> np.ndarray:
     ref_L = float(np.median(L[sample_px])) if sample_px.sum() > 10 else 60.0
     hue_ok = np.clip((hue - 5.0) / 10.0, 0, 1) * np.clip((95.0 - hue) / 10.0, 0, 1)
     sat_ok = np.clip((chroma / (L + 5.0) - 0.08) / 0.08, 0, 1)
-    bright_ok = np.clip((L / max(ref_L, 1.0) - 0.2) / 0.15, 0, 1)
+    bright_ok = np.clip((L / max(ref_L, 1.0) - 0.1) / 0.12, 0, 1)
+    # Right under the jaw the shadow can be nearly black; there only the hue counts.
+    gx = x0 + (np.arange(w, dtype=np.float32) + 0.5) * sx - 0.5
+    gy = y0 + (np.arange(h, dtype=np.float32) + 0.5) * sy - 0.5
+    J, _, _ = jaw_curve(ctx.pts, gx)
+    below = gy[:, None] - J[None, :]
+    bright_ok = np.maximum(bright_ok, ((below > -0.02 * fr.iod) & (below < 0.15 * fr.iod)
+                                       & (L > 2.0)).astype(np.float32))
     person = cv2.resize(ctx.person()[y0:y1, x0:x1], (w, h), interpolation=cv2.INTER_AREA)
     g = gauss((hue_ok * sat_ok * bright_ok * person).astype(np.float32), 0.02 * fr.iod / f)
     g = np.clip((g - 0.15) / 0.45, 0.0, 1.0)

@@ -68,12 +68,25 @@ class FaceContext:
     def image_box_of(self, cbox: Box) -> Box | None:
         """Image box covering canvas box ``cbox`` (``None`` if degenerate)."""
         H, W = self.pixels.shape[:2]
-        b = image_box(self.frame.analysis.alignment, cbox, 2.0, (H, W))
+        b = image_box(self.frame.alignment, cbox, 2.0, (H, W))
         return b if b[2] - b[0] >= 2 and b[3] - b[1] >= 2 else None
 
     def to_box(self, crop_map: np.ndarray, ibox: Box) -> np.ndarray:
         """A whole-crop map sampled at the pixels of image box ``ibox``."""
-        return crop_to_image(crop_map, self.frame.analysis.alignment, ibox)
+        return crop_to_image(crop_map, self.frame.alignment, ibox)
+
+    def to_grid(self, canvas_map: np.ndarray, ibox: Box, size_wh: tuple[int, int]
+                ) -> np.ndarray:
+        """A canvas map sampled on a ``size_wh`` grid spanning image box ``ibox``."""
+        x0, y0, x1, y1 = ibox
+        w, h = size_wh
+        sx, sy = (x1 - x0) / w, (y1 - y0) / h
+        m = self.frame.alignment.matrix
+        a = m[:, :2] @ np.diag([sx, sy])
+        off = m[:, :2] @ np.array([x0 + 0.5 * sx - 0.5, y0 + 0.5 * sy - 0.5]) + m[:, 2]
+        return cv2.warpAffine(canvas_map.astype(np.float32), np.hstack([a, off[:, None]]),
+                              (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                              borderMode=cv2.BORDER_CONSTANT, borderValue=0)
 
     def read01(self, ibox: Box) -> np.ndarray:
         """``(h, w, 3) float32`` RGB in ``[0, 1]`` of the current photo in ``ibox``."""
@@ -83,7 +96,7 @@ class FaceContext:
     def person(self) -> np.ndarray:
         """Selfie-segmentation person mask, ``(CH, S) float32`` canvas (original geometry)."""
         if self._person is None:
-            al = self.frame.analysis.alignment
+            al = self.frame.alignment
             n = 256
             CH, S = self.frame.shape
             m = al.matrix * (n / al.size)

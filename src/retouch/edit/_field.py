@@ -35,11 +35,10 @@ def clip_box(x0: float, y0: float, x1: float, y1: float, shape_hw: tuple[int, in
 
 def box_of_mask(mask: np.ndarray, pad: float) -> Box | None:
     """Bounding box of ``mask > 0`` grown by ``pad`` px, or ``None`` when empty."""
-    ys, xs = np.nonzero(mask > 0)
-    if xs.size == 0:
+    x, y, w, h = cv2.boundingRect((mask > 0).astype(np.uint8))
+    if w == 0 or h == 0:
         return None
-    return clip_box(xs.min() - pad, ys.min() - pad, xs.max() + pad, ys.max() + pad,
-                    mask.shape[:2])
+    return clip_box(x - pad, y - pad, x + w - 1 + pad, y + h - 1 + pad, mask.shape[:2])
 
 
 def union_box(a: Box | None, b: Box | None) -> Box | None:

@@ -21,6 +21,7 @@ import numpy as np
 
 from ..parse import _mesh_sets
 from ..pipeline import FaceAnalysis
+from ..types import Alignment
 
 # Mesh indices (MediaPipe 478-point topology; left/right = the subject's).
 RIGHT_EYE_CORNERS = (33, 133)  # outer, inner
@@ -58,36 +59,53 @@ def polygon_area(xy: np.ndarray) -> float:
     return float(0.5 * abs(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))))
 
 
+#: Largest working crop side: crop-space maps (fields, masks) are computed at
+#: most at this size (``iod <= 128`` px), then carried to full resolution.
+WORK_SIZE = 512
+
+
 @dataclass(frozen=True)
 class FaceFrame:
-    """One face seen in its canonical crop.
+    """One face seen in its (working) canonical crop.
+
+    The working crop is the pipeline's crop scaled by ``k = min(1, WORK_SIZE / S)``
+    (same origin, same orientation), so smooth maps cost the same on every
+    photo size; full-resolution pixels are only touched when rendering.
 
     Attributes:
         analysis: the pipeline's :class:`~retouch.pipeline.FaceAnalysis`.
-        size: crop side ``S`` in pixels.
-        iod: inter-ocular distance in crop pixels.
-        pts: ``(478, 2) float64`` mesh landmarks in crop pixels.
-        image_px: image pixels per crop pixel (``1 / alignment.scale``).
+        alignment: image <-> working-crop transform.
+        size: working crop side ``S`` in pixels.
+        iod: inter-ocular distance in working-crop pixels (``0.25 * S``).
+        pts: ``(478, 2) float64`` mesh landmarks in working-crop pixels.
+        image_px: image pixels per working-crop pixel.
         rows: canvas height ``CH`` in pixels (``>= S``).
+        k: working-crop pixels per pipeline-crop pixel.
     """
 
     analysis: FaceAnalysis
+    alignment: Alignment
     size: int
     iod: float
     pts: np.ndarray
     image_px: float
     rows: int
+    k: float
     _padded: dict[str, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
-    def of(cls, fa: FaceAnalysis) -> FaceFrame:
+    def of(cls, fa: FaceAnalysis, work_size: int = WORK_SIZE) -> FaceFrame:
         """Build the frame of one analysed face."""
-        al = fa.alignment
+        al0 = fa.alignment
         if fa.face.landmarks_xy is None:  # analyze() never yields these; be explicit
             raise ValueError(f"face {fa.face.index} has no landmarks")
+        k = min(1.0, work_size / al0.size)
+        size = int(round(al0.size * k))
+        k = size / al0.size
+        al = Alignment(matrix=al0.matrix * k, size=size, scale=al0.scale * k)
         pts = al.to_crop(fa.face.landmarks_xy.astype(np.float64))
-        return cls(analysis=fa, size=al.size, iod=0.25 * al.size, pts=pts,
-                   image_px=1.0 / al.scale, rows=int(round(CANVAS_ROWS * al.size)))
+        return cls(analysis=fa, alignment=al, size=size, iod=0.25 * size, pts=pts,
+                   image_px=1.0 / al.scale, rows=int(round(CANVAS_ROWS * size)), k=k)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -95,7 +113,11 @@ class FaceFrame:
         return self.rows, self.size
 
     def pad(self, crop_map: np.ndarray) -> np.ndarray:
-        """An ``(S, S)`` crop map zero-padded to the canvas ``(CH, S)``."""
+        """A pipeline-crop map, resized to the working crop and zero-padded to ``(CH, S)``."""
+        if crop_map.shape[0] != self.size:
+            interp = cv2.INTER_LINEAR if self.k > 0.6 else cv2.INTER_AREA
+            crop_map = cv2.resize(crop_map.astype(np.float32), (self.size, self.size),
+                                  interpolation=interp)
         out = np.zeros(self.shape, np.float32)
         out[: crop_map.shape[0]] = crop_map
         return out

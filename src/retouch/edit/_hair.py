@@ -62,11 +62,11 @@ def _mahalanobis2(lab: np.ndarray, px: np.ndarray) -> np.ndarray:
 def hair_mask(ctx: FaceContext) -> tuple[tuple[int, int, int, int], np.ndarray] | None:
     """Soft hair mask over an image box around the head, or ``None`` when no hair is seen.
 
-    Returns ``(ibox, alpha)`` with ``alpha`` ``(h, w) float32`` in ``[0, 1]``
-    (already cut to the bounding box of the hair).
+    Returns ``(ibox, alpha)``: the image box of the hair and ``alpha``
+    ``float32`` in ``[0, 1]`` on the reduced grid that spans it.
     """
     fr = ctx.frame
-    al = fr.analysis.alignment
+    al = fr.alignment
     S = fr.size
     H, W = ctx.pixels.shape[:2]
     wide = (int(-0.45 * S), int(-0.3 * S), int(1.45 * S), int(1.7 * S))
@@ -137,13 +137,15 @@ def hair_mask(ctx: FaceContext) -> tuple[tuple[int, int, int, int], np.ndarray] 
         return None
     keep = np.isin(lbl, ids)
     soft = np.clip(score * 2.0, 0.0, 1.0) * keep
-    soft = cv2.GaussianBlur(soft.astype(np.float32), (0, 0), 0.8)
-    full = cv2.resize(soft, (bw, bh), interpolation=cv2.INTER_LINEAR)
-    ys, xs = np.nonzero(full > 1.0 / 1024)
-    if xs.size == 0:
+    soft = np.clip(cv2.GaussianBlur(soft.astype(np.float32), (0, 0), 0.8), 0, 1)
+    u, v, uw, vh = cv2.boundingRect((soft > 1.0 / 1024).astype(np.uint8))
+    if uw == 0 or vh == 0:
         return None
-    bx0, by0, bx1, by1 = xs.min(), ys.min(), xs.max() + 1, ys.max() + 1
-    return (x0 + bx0, y0 + by0, x0 + bx1, y0 + by1), np.clip(full[by0:by1, bx0:bx1], 0, 1)
+    u0, v0 = max(0, u - 1), max(0, v - 1)
+    u1, v1 = min(sw, u + uw + 1), min(sh, v + vh + 1)
+    ibox = (x0 + int(np.floor(u0 * step[0])), y0 + int(np.floor(v0 * step[1])),
+            min(x1, x0 + int(np.ceil(u1 * step[0]))), min(y1, y0 + int(np.ceil(v1 * step[1]))))
+    return ibox, soft[v0:v1, u0:u1]
 
 
 def hair_color(ctx: FaceContext, req: EditRequest) -> AppearanceOut | None:
@@ -151,8 +153,17 @@ def hair_color(ctx: FaceContext, req: EditRequest) -> AppearanceOut | None:
     got = hair_mask(ctx)
     if got is None:
         return None
-    ibox, alpha = got
-    rgb = ctx.read01(ibox)
+    ibox, small_alpha = got
+    x0, y0, x1, y1 = ibox
+    # The colour change is computed on a grid of at most 1024 px a side and
+    # added to the full-resolution pixels (strands and grain are kept).
+    f = max(1.0, max(x1 - x0, y1 - y0) / 1024.0)
+    w, h = max(2, int(round((x1 - x0) / f))), max(2, int(round((y1 - y0) / f)))
+    alpha = cv2.resize(small_alpha, (w, h), interpolation=cv2.INTER_LINEAR)
+    px = ctx.pixels[y0:y1, x0:x1]
+    if f > 1.0:
+        px = cv2.resize(px, (w, h), interpolation=cv2.INTER_AREA)
+    rgb = px.astype(np.float32) * np.float32(1.0 / ctx.maxv)
     lab = to_lab(rgb)
     L, A, B = lab[..., 0], lab[..., 1], lab[..., 2]
     w = (alpha > 0.5).astype(np.float32)
@@ -172,9 +183,9 @@ def hair_color(ctx: FaceContext, req: EditRequest) -> AppearanceOut | None:
     sub = (slice(None, None, 3), slice(None, None, 3))  # a sparse grid is plenty for a mean
     d0 = wmean(np.sqrt(((lab[sub] - t) ** 2).sum(-1)), w[sub])
     d1 = wmean(np.sqrt(((after[sub] - t) ** 2).sum(-1)), w[sub])
-    return AppearanceOut(ibox, alpha.astype(np.float32), edited, {
+    return AppearanceOut(ibox, alpha.astype(np.float32), edited, base=rgb, measured={
         "hair_dE_to_target_before": _r(d0), "hair_dE_to_target_after": _r(d1),
-        "hair_px": int(w.sum()),
+        "hair_px": int(w.sum() * f * f),
     })
 
 
@@ -187,7 +198,7 @@ def hair_probability(ctx: FaceContext) -> np.ndarray:
     forehead skin out of skin edits. Zeros when there are no hair seeds.
     """
     fr = ctx.frame
-    al = fr.analysis.alignment
+    al = fr.alignment
     CH, S = fr.shape
     f = max(1.0, fr.iod / 48.0)
     w, h = max(8, int(round(S / f))), max(8, int(round(CH / f)))

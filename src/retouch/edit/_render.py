@@ -70,29 +70,40 @@ def warp_crop_map(m: np.ndarray, total: np.ndarray, cbox: Box | None) -> np.ndar
     return out
 
 
-def _fill_background(orig: np.ndarray, weight: np.ndarray) -> np.ndarray:
-    """Membrane fill of ``orig`` ``(h, w, 3)`` from pixels with high ``weight`` (reduced grid)."""
-    h, w = weight.shape
-    f = max(1, int(np.ceil(max(h, w) / 384)))
-    if f > 1:
-        sz = (max(1, w // f), max(1, h // f))
-        vw = cv2.resize(orig * weight[..., None], sz, interpolation=cv2.INTER_AREA)
-        ww = cv2.resize(weight, sz, interpolation=cv2.INTER_AREA)
-        small = vw / np.maximum(ww, 1e-6)[..., None]
-        filled = push_pull(small, np.clip(ww, 0, 1))
-        return cv2.resize(filled, (w, h), interpolation=cv2.INTER_LINEAR)
-    return push_pull(orig, weight)
+def _fill_at(view: np.ndarray, F: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
+    """Membrane fill of the box ``view`` ``(h, w, 3)`` from the pixels off the layer
+    ``F`` (``(h, w)``), read at pixels ``(ys, xs)`` only: ``(n, 3) float32``.
+
+    The fill is smooth (the revealed strip is thin), so it is computed on a grid
+    of at most 384 px a side and sampled bilinearly where it is needed.
+    """
+    h, w = F.shape
+    f = max(1.0, max(h, w) / 384.0)
+    sz = (max(2, int(round(w / f))), max(2, int(round(h / f))))
+    small = cv2.resize(view, sz, interpolation=cv2.INTER_AREA).astype(np.float32)
+    weight = np.clip(1.0 - 2.0 * cv2.resize(F, sz, interpolation=cv2.INTER_AREA), 0.0, 1.0) ** 2
+    filled = push_pull(small, weight).astype(np.float32)
+    n = xs.size
+    cols = 1024  # remap wants both sides < 32767: lay the points out as a block
+    rows = max(1, -(-n // cols))
+    mx = np.zeros(rows * cols, np.float32)
+    my = np.zeros(rows * cols, np.float32)
+    mx[:n] = (xs + 0.5) * (sz[0] / w) - 0.5
+    my[:n] = (ys + 0.5) * (sz[1] / h) - 0.5
+    got = cv2.remap(filled, mx.reshape(rows, cols), my.reshape(rows, cols), cv2.INTER_LINEAR,
+                    borderMode=cv2.BORDER_REPLICATE)
+    return got.reshape(-1, 3)[:n]
 
 
 def render_warp(out: np.ndarray, alignment: Alignment, total: np.ndarray, cbox: Box,
                 layer: np.ndarray | None, maxv: float) -> tuple[Box, np.ndarray]:
-    """Resample ``out`` (in place) through a face's total crop-space field.
+    """Resample ``out`` (in place) through a face's total canvas field.
 
     Args:
         out: ``(H, W, 3)`` ``uint8``/``uint16`` photo, modified in place.
-        alignment: the face's image <-> crop transform.
+        alignment: the face's image <-> working-crop transform.
         total: ``(CH, S, 2) float32`` canvas backward field in crop px (zero outside ``cbox``).
-        cbox: crop box where ``total`` is non-zero.
+        cbox: canvas box where ``total`` is non-zero.
         layer: ``(CH, S) float32`` layer mask ``F`` for silhouette-moving edits,
             or ``None`` (the whole area moves with the field).
         maxv: largest code value (255 or 65535).
@@ -103,62 +114,86 @@ def render_warp(out: np.ndarray, alignment: Alignment, total: np.ndarray, cbox: 
     """
     H, W = out.shape[:2]
     x0c, y0c, x1c, y1c = cbox
-    dmax = float(np.abs(total[y0c:y1c, x0c:x1c]).max()) / alignment.scale
+    d_c = total[y0c:y1c, x0c:x1c]
+    dmax = float(np.abs(d_c).max()) / alignment.scale
     ibox = image_box(alignment, cbox, 2.0, (H, W))
     x0, y0, x1, y1 = ibox
     if x1 - x0 < 2 or y1 - y0 < 2:
         return ibox, np.zeros((max(0, y1 - y0), max(0, x1 - x0)), bool)
-    d_crop = crop_to_image(total, alignment, ibox)  # (h, w, 2) crop-px vectors
+    # Vectors in image px, computed at crop resolution, then sampled over the box.
     ainv = alignment.inverse[:, :2].astype(np.float32)
-    d_img = d_crop @ ainv.T
-    X, Y = grid(ibox)
-    mapx = X + d_img[..., 0]
-    mapy = Y + d_img[..., 1]
-    # Source: a copy of the box grown by the largest displacement (reads never
-    # see this face's own writes).
+    d_img_c = np.zeros(total.shape, np.float32)
+    d_img_c[y0c:y1c, x0c:x1c] = d_c @ ainv.T
+    d_img = crop_to_image(d_img_c, alignment, ibox)  # (h, w, 2)
+    mapx = np.ascontiguousarray(d_img[..., 0])
+    mapy = np.ascontiguousarray(d_img[..., 1])
+    support = (np.abs(mapx) > 1e-3) | (np.abs(mapy) > 1e-3)
     p = int(np.ceil(dmax)) + 3
     sx0, sy0, sx1, sy1 = max(0, x0 - p), max(0, y0 - p), min(W, x1 + p), min(H, y1 + p)
+    mapx += np.arange(x0 - sx0, x1 - sx0, dtype=np.float32)[None, :]
+    mapy += np.arange(y0 - sy0, y1 - sy0, dtype=np.float32)[:, None]
+    # Source: a copy of the box grown by the largest displacement (reads never
+    # see this face's own writes).
     src = np.ascontiguousarray(out[sy0:sy1, sx0:sx1])
-    warped = cv2.remap(src, mapx - sx0, mapy - sy0, cv2.INTER_CUBIC,
-                       borderMode=cv2.BORDER_REFLECT).astype(np.float32)
-    orig = out[y0:y1, x0:x1].astype(np.float32)
-    support = (np.abs(d_img[..., 0]) > 1e-3) | (np.abs(d_img[..., 1]) > 1e-3)
-    if layer is not None:
-        F = crop_to_image(layer, alignment, ibox)
-        Fw = crop_to_image(warp_crop_map(layer, total, cbox), alignment, ibox)
-        reveal = np.clip(F - Fw, 0.0, 1.0)
-        reveal[reveal < EPS] = 0.0
-        keep = 1.0 - np.maximum(F, Fw)
-        res = Fw[..., None] * warped + keep[..., None] * orig
-        if np.any(reveal > 0):
-            fill = _fill_background(orig, np.clip(1.0 - 2.0 * F, 0.0, 1.0) ** 2)
-            res += reveal[..., None] * fill
-        support &= (Fw > EPS) | (reveal > 0)
-        support |= reveal > 0
-    else:
-        res = warped
-    q = np.clip(np.rint(res), 0, maxv).astype(out.dtype)
+    warped = cv2.remap(src, mapx, mapy, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT)
     view = out[y0:y1, x0:x1]
-    view[support] = q[support]
-    return ibox, support
+    if layer is None:
+        np.copyto(view, warped, where=support[..., None])
+        return ibox, support
+    F = crop_to_image(layer, alignment, ibox)
+    Fw = crop_to_image(warp_crop_map(layer, total, cbox), alignment, ibox)
+    # Inside the layer before and after: the warped pixels; outside both: the input.
+    inner = (F >= 1.0 - EPS) & (Fw >= 1.0 - EPS) & support
+    np.copyto(view, warped, where=inner[..., None])
+    # The layer's soft edge and where it left: blend, and fill what it uncovered.
+    band = ((F > EPS) | (Fw > EPS)) & ~((F >= 1.0 - EPS) & (Fw >= 1.0 - EPS)) & support
+    ys, xs = np.nonzero(band)
+    if ys.size:
+        f, fw = F[ys, xs][:, None], Fw[ys, xs][:, None]
+        o = view[ys, xs].astype(np.float32)
+        res = fw * warped[ys, xs].astype(np.float32) + (1.0 - np.maximum(f, fw)) * o
+        reveal = np.clip(f - fw, 0.0, 1.0)
+        reveal[reveal < EPS] = 0.0
+        if np.any(reveal > 0):
+            res += reveal * _fill_at(view, F, ys, xs)
+        view[ys, xs] = np.clip(np.rint(res), 0, maxv).astype(out.dtype)
+    written = inner | band
+    return ibox, written
 
 
 def render_alpha(out: np.ndarray, ibox: Box, alpha: np.ndarray, edited01: np.ndarray,
-                 maxv: float) -> np.ndarray:
+                 maxv: float, base01: np.ndarray | None = None) -> np.ndarray:
     """Blend an edited box into ``out`` (in place) by ``alpha``; returns the written mask.
 
     Args:
         ibox: image box ``(x0, y0, x1, y1)``.
         alpha: ``(h, w) float32`` in ``[0, 1]``; pixels below :data:`EPS` stay untouched.
         edited01: ``(h, w, 3) float32`` edited colours in ``[0, 1]``.
+        base01: the colours ``edited01`` was computed from. When the arrays are
+            on a reduced grid of the box, the smooth change
+            ``alpha * (edited - base)`` is upsampled and added to the
+            full-resolution pixels, which keep their own texture.
     """
     x0, y0, x1, y1 = ibox
     view = out[y0:y1, x0:x1]
+    h, w = view.shape[:2]
+    if alpha.shape != (h, w):
+        if base01 is None:
+            raise ValueError("render_alpha: a reduced-grid edit needs its base colours")
+        delta = (alpha[..., None] * (edited01 - base01) * np.float32(maxv)).astype(np.float32)
+        delta_up = cv2.resize(delta, (w, h), interpolation=cv2.INTER_LINEAR)
+        sel = cv2.resize(alpha, (w, h), interpolation=cv2.INTER_LINEAR) >= EPS
+        if not sel.any():
+            return sel
+        depth = cv2.CV_8U if out.dtype == np.uint8 else cv2.CV_16U
+        res = cv2.add(view, delta_up, dtype=depth)  # rounds and saturates
+        np.copyto(view, res, where=sel[..., None])
+        return sel
     sel = alpha >= EPS
     if not sel.any():
         return sel
     orig = view.astype(np.float32) * (1.0 / maxv)
     res = orig + alpha[..., None] * (edited01 - orig)
     q = np.clip(np.rint(res * maxv), 0, maxv).astype(out.dtype)
-    view[sel] = q[sel]
+    np.copyto(view, q, where=sel[..., None])
     return sel

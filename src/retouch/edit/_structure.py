@@ -57,11 +57,14 @@ class StructureField:
         box: crop box ``(x0, y0, x1, y1)`` the field covers (zero outside).
         d: ``(h, w, 2) float32`` backward displacement in crop px.
         fold_scale: factor the fold-free bound applied (1.0 = none needed).
+        weight: ``(h, w) float32`` confinement window over ``box`` (0 outside
+            the edit's dilated region).
     """
 
     box: Box
     d: np.ndarray
     fold_scale: float
+    weight: np.ndarray
 
 
 def _eye_params(p: np.ndarray, corners: tuple[int, int], chain: np.ndarray
@@ -308,5 +311,7 @@ def build_field(fr: FaceFrame, p: np.ndarray, name: str, amount: float, sf: floa
         return None
     ix0, iy0, ix1, iy1 = inner
     d = np.ascontiguousarray(d[iy0:iy1, ix0:ix1])
+    w = np.ascontiguousarray(w[iy0:iy1, ix0:ix1])
     box = (box[0] + ix0, box[1] + iy0, box[0] + ix1, box[1] + iy1)
-    return StructureField(box=box, d=d.astype(np.float32), fold_scale=scale)
+    return StructureField(box=box, d=d.astype(np.float32), fold_scale=scale,
+                          weight=w.astype(np.float32))
