@@ -161,8 +161,8 @@ def double_chin(faces: Path) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--faces",
-                    default=str(Path(__file__).resolve().parents[2] / "shared" / "faces"))
+    default_faces = Path(__file__).resolve().parents[2] / "shared" / "faces"
+    ap.add_argument("--faces", default=str(default_faces))
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--json", help="also write the results here")
     a = ap.parse_args()
@@ -196,8 +196,8 @@ def main() -> None:
     if a.json:
         Path(a.json).write_text(text)
     # A compact table for the README / docs.
-    print("\nedit           1024px face (ms, median of photos)   12 MP (ms)"
-          "   facetweak/retouch 12 MP")
+    print("\nedit           1024px face (ms, median of photos)   12 MP (ms)   "
+          "facetweak/retouch 12 MP")
     for name in EDITS:
         per = [v["edits"][name]["ms"] for v in results["face_1024"].values()]
         big_row = results["photo_12mp"]["edits"][name]

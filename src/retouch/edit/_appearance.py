@@ -311,7 +311,7 @@ def brows_density(ctx: FaceContext, req: EditRequest) -> AppearanceOut | None:
     sf = size_factor(req.size)
     shape = _brow_shape(ctx, 0.01 * fr.iod + 0.05 * fr.iod * (sf - 1.0) / 0.5)
     crop_alpha = feather(shape, 0.03 * fr.iod) ** 1.5
-    got = _region(ctx, crop_alpha)
+    got = _region(ctx, crop_alpha, work_iod=320.0)
     if got is None:
         return None
     wk = got

@@ -200,13 +200,15 @@ def _layer(ctx: FaceContext, names: list[str]) -> np.ndarray | None:
     """
     if not any(n in LAYERED for n in names):
         return None
-    person = ctx.person()
+    # A crisp layer edge (the segmentation's own ramp is several pixels wide):
+    # only the edge is blended, everything inside moves as one piece.
+    person = np.clip((ctx.person() - 0.3) / 0.4, 0.0, 1.0)
     if "double_chin" in names:
         return person
     fr = ctx.frame
     y = np.arange(fr.rows, dtype=np.float32)[:, None]
     chin = float(fr.pts[CHIN, 1])
-    head = np.clip((chin + 0.12 * fr.iod - y) / (0.15 * fr.iod), 0.0, 1.0)
+    head = np.clip((chin + 0.12 * fr.iod - y) / (0.05 * fr.iod), 0.0, 1.0)
     return (person * head).astype(np.float32)
 
 

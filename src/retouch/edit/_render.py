@@ -24,7 +24,7 @@ import numpy as np
 
 from ..inpaint import push_pull
 from ..types import Alignment
-from ._field import Box, grid
+from ._field import Box, box_of_mask, grid
 
 #: Smallest alpha / reveal weight that changes a pixel (below a 10-bit code step).
 EPS = 1.0 / 1024
@@ -95,6 +95,28 @@ def _fill_at(view: np.ndarray, F: np.ndarray, ys: np.ndarray, xs: np.ndarray) ->
     return got.reshape(-1, 3)[:n]
 
 
+def _sample_canvas(m: np.ndarray, alignment: Alignment, xs: np.ndarray, ys: np.ndarray
+                   ) -> np.ndarray:
+    """Bilinear samples of a canvas map at image pixels ``(xs, ys)`` -> ``(n,) float32``."""
+    mat = alignment.matrix
+    cx = (mat[0, 0] * xs + mat[0, 1] * ys + mat[0, 2]).astype(np.float32)
+    cy = (mat[1, 0] * xs + mat[1, 1] * ys + mat[1, 2]).astype(np.float32)
+    n = xs.size
+    cols = 1024
+    rows = max(1, -(-n // cols))
+    mx = np.full(rows * cols, -10.0, np.float32)
+    my = np.full(rows * cols, -10.0, np.float32)
+    mx[:n], my[:n] = cx, cy
+    got = cv2.remap(m.astype(np.float32), mx.reshape(rows, cols), my.reshape(rows, cols),
+                    cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    return got.reshape(-1)[:n]
+
+
+def _nearest_to_image(mask: np.ndarray, alignment: Alignment, ibox: Box) -> np.ndarray:
+    """A boolean canvas mask sampled (nearest) at the pixels of ``ibox``."""
+    return crop_to_image(mask.astype(np.uint8), alignment, ibox, cv2.INTER_NEAREST) > 0
+
+
 def render_warp(out: np.ndarray, alignment: Alignment, total: np.ndarray, cbox: Box,
                 layer: np.ndarray | None, maxv: float) -> tuple[Box, np.ndarray]:
     """Resample ``out`` (in place) through a face's total canvas field.
@@ -111,23 +133,31 @@ def render_warp(out: np.ndarray, alignment: Alignment, total: np.ndarray, cbox: 
     Returns:
         ``(ibox, support)``: the image box and the ``bool`` mask (in it) of
         pixels that were written.
+
+    Displacements below 0.02 image px are dropped (an invisible step), which
+    keeps the written area to where the warp actually moves something.
     """
     H, W = out.shape[:2]
     x0c, y0c, x1c, y1c = cbox
     d_c = total[y0c:y1c, x0c:x1c]
-    dmax = float(np.abs(d_c).max()) / alignment.scale
-    ibox = image_box(alignment, cbox, 2.0, (H, W))
+    ainv = alignment.inverse[:, :2].astype(np.float32)
+    dx_c = np.zeros(total.shape[:2], np.float32)
+    dy_c = np.zeros(total.shape[:2], np.float32)
+    dx_c[y0c:y1c, x0c:x1c] = d_c[..., 0] * ainv[0, 0] + d_c[..., 1] * ainv[0, 1]
+    dy_c[y0c:y1c, x0c:x1c] = d_c[..., 0] * ainv[1, 0] + d_c[..., 1] * ainv[1, 1]
+    moving_c = (np.abs(dx_c) > 0.02) | (np.abs(dy_c) > 0.02)
+    mb = box_of_mask(moving_c, 2)
+    if mb is None:
+        return (0, 0, 0, 0), np.zeros((0, 0), bool)
+    dmax = float(max(np.abs(dx_c).max(), np.abs(dy_c).max()))
+    ibox = image_box(alignment, mb, 2.0, (H, W))
     x0, y0, x1, y1 = ibox
     if x1 - x0 < 2 or y1 - y0 < 2:
         return ibox, np.zeros((max(0, y1 - y0), max(0, x1 - x0)), bool)
-    # Vectors in image px, computed at crop resolution, then sampled over the box.
-    ainv = alignment.inverse[:, :2].astype(np.float32)
-    d_img_c = np.zeros(total.shape, np.float32)
-    d_img_c[y0c:y1c, x0c:x1c] = d_c @ ainv.T
-    d_img = crop_to_image(d_img_c, alignment, ibox)  # (h, w, 2)
-    mapx = np.ascontiguousarray(d_img[..., 0])
-    mapy = np.ascontiguousarray(d_img[..., 1])
-    support = (np.abs(mapx) > 1e-3) | (np.abs(mapy) > 1e-3)
+    support = _nearest_to_image(cv2.dilate(moving_c.astype(np.uint8), np.ones((3, 3), np.uint8)),
+                                alignment, ibox)
+    mapx = crop_to_image(dx_c, alignment, ibox)
+    mapy = crop_to_image(dy_c, alignment, ibox)
     p = int(np.ceil(dmax)) + 3
     sx0, sy0, sx1, sy1 = max(0, x0 - p), max(0, y0 - p), min(W, x1 + p), min(H, y1 + p)
     mapx += np.arange(x0 - sx0, x1 - sx0, dtype=np.float32)[None, :]
@@ -140,25 +170,29 @@ def render_warp(out: np.ndarray, alignment: Alignment, total: np.ndarray, cbox: 
     if layer is None:
         np.copyto(view, warped, where=support[..., None])
         return ibox, support
-    F = crop_to_image(layer, alignment, ibox)
-    Fw = crop_to_image(warp_crop_map(layer, total, cbox), alignment, ibox)
+    # Layer before (F) and after (Fw) the warp, classified at crop resolution.
+    Fw_c = warp_crop_map(layer, total, cbox)
+    full = (layer >= 1.0 - EPS) & (Fw_c >= 1.0 - EPS)
+    soft = ((layer > EPS) | (Fw_c > EPS)) & ~full
+    soft = cv2.dilate(soft.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    inner = _nearest_to_image(full & ~soft, alignment, ibox) & support
+    band = _nearest_to_image(soft, alignment, ibox) & support
     # Inside the layer before and after: the warped pixels; outside both: the input.
-    inner = (F >= 1.0 - EPS) & (Fw >= 1.0 - EPS) & support
     np.copyto(view, warped, where=inner[..., None])
     # The layer's soft edge and where it left: blend, and fill what it uncovered.
-    band = ((F > EPS) | (Fw > EPS)) & ~((F >= 1.0 - EPS) & (Fw >= 1.0 - EPS)) & support
     ys, xs = np.nonzero(band)
     if ys.size:
-        f, fw = F[ys, xs][:, None], Fw[ys, xs][:, None]
+        f = _sample_canvas(layer, alignment, xs + x0, ys + y0)[:, None]
+        fw = _sample_canvas(Fw_c, alignment, xs + x0, ys + y0)[:, None]
         o = view[ys, xs].astype(np.float32)
         res = fw * warped[ys, xs].astype(np.float32) + (1.0 - np.maximum(f, fw)) * o
         reveal = np.clip(f - fw, 0.0, 1.0)
         reveal[reveal < EPS] = 0.0
         if np.any(reveal > 0):
-            res += reveal * _fill_at(view, F, ys, xs)
+            F_box = crop_to_image(layer, alignment, ibox)
+            res += reveal * _fill_at(view, F_box, ys, xs)
         view[ys, xs] = np.clip(np.rint(res), 0, maxv).astype(out.dtype)
-    written = inner | band
-    return ibox, written
+    return ibox, inner | band
 
 
 def render_alpha(out: np.ndarray, ibox: Box, alpha: np.ndarray, edited01: np.ndarray,

@@ -183,7 +183,7 @@ def _face_slim(fr: FaceFrame, p: np.ndarray, a: float, sf: float, box: Box,
             continue
         t = float(np.clip((q[1] - top) / max(1.0, chin[1] - top), 0, 1))
         w = np.sin(np.pi * t**0.85) ** 1.2 if q[1] >= top else 0.0
-        fwd = np.array([-np.sign(q[0] - chin[0]) * 0.055 * iod * a * w, 0.0])
+        fwd = np.array([-np.sign(q[0] - chin[0]) * 0.075 * iod * a * w, 0.0])
         centers.append(q + fwd)
         values.append(-fwd)
     anchors = [*RIGHT_EYE_CORNERS, *LEFT_EYE_CORNERS, 1, NOSE_BASE, *ALAE, *MOUTH_CORNERS,
