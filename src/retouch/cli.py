@@ -19,8 +19,14 @@ import sys
 import time
 from pathlib import Path
 
-from ._version import __version__
-from .cli_common import atomic_write_bytes, check_output_dir, guarded
+from .cli_common import (
+    add_output_options,
+    atomic_write_bytes,
+    check_destinations,
+    check_output_dir,
+    guarded,
+    load_input,
+)
 from .errors import InvalidInputError, OutputError
 from .types import IMPERFECTION_TYPES
 
@@ -48,24 +54,17 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--keep", help="comma list: leave these types untouched")
     p.add_argument("--sensitivity", type=float, default=0.5,
                    help="0..1, how faint a spot may be and still be found (default 0.5)")
-    p.add_argument("--report", metavar="PATH", help="write a JSON report here")
     p.add_argument("--masks", metavar="DIR",
                    help="write removed.png and one <type>.png mask per imperfection type")
-    p.add_argument("--quality", type=int, default=95, help="JPEG/WebP quality (default 95)")
-    p.add_argument("--overwrite", action="store_true",
-                   help="allow OUTPUT to be the same file as INPUT")
-    p.add_argument("--max-pixels", type=int, default=200_000_000,
-                   help="refuse images with more pixels than this (decompression bombs)")
     p.add_argument("--instruction", "-i", metavar="TEXT",
                    help="what to do, in words, e.g. \"remove the acne on my forehead but keep "
                    "the freckles\" (replaces --only/--keep/--strength; see docs/instructions.md)")
     p.add_argument("--plan", metavar="JSON_FILE",
                    help="apply a Plan written as JSON (docs/plan.schema.json) instead of -i")
-    p.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
-    p.add_argument("--version", action="version", version=f"retouch {__version__}")
     from .cli_chat import add_interpreter_args
 
     add_interpreter_args(p)
+    add_output_options(p, report_help="write a JSON report here")
     return p
 
 
@@ -94,11 +93,7 @@ def _retouch_command(args: argparse.Namespace) -> int:
         raise InvalidInputError(f"--strength must be in [0, 1]; got {args.strength}")
     if not 0.0 <= args.sensitivity <= 1.0:
         raise InvalidInputError(f"--sensitivity must be in [0, 1]; got {args.sensitivity}")
-    out_path = Path(args.output)
-    # Check every destination before any work, so a failure leaves nothing behind.
-    check_output_dir(out_path, "output")
-    if args.report:
-        check_output_dir(Path(args.report), "report")
+    out_path = check_destinations(args)
     if args.masks:
         mdir = Path(args.masks)
         if mdir.exists() and not mdir.is_dir():
@@ -111,11 +106,7 @@ def _retouch_command(args: argparse.Namespace) -> int:
         sample_in = out_path.with_name(out_path.stem + "_input.png")
         save_image(sample_in, data.pixels)
     else:
-        data = load_image(args.input, max_pixels=args.max_pixels)
-        if data.path is not None and out_path.exists() and not args.overwrite \
-                and out_path.resolve() == data.path.resolve():
-            raise OutputError(f"{out_path}: refusing to overwrite the input "
-                              "(pass --overwrite to allow it)")
+        data = load_input(args, out_path)
     plan = interpreter = None
     if args.plan is not None:
         from .plan import Plan

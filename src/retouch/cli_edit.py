@@ -28,8 +28,14 @@ from pathlib import Path
 from typing import Any
 
 from ._version import __version__
-from .cli_common import atomic_write_bytes, check_output_dir, guarded
-from .errors import InvalidInputError, OutputError
+from .cli_common import (
+    add_output_options,
+    atomic_write_bytes,
+    check_destinations,
+    guarded,
+    load_input,
+)
+from .errors import InvalidInputError
 
 GRID_AMOUNTS = (-1.0, -0.5, 0.0, 0.5, 1.0)
 
@@ -54,14 +60,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--grid", metavar="NAME[=SPEC]",
                    help="render a labelled before/after grid of one edit over amounts "
                    "(-1, -0.5, 0, 0.5, 1; 0..1 for one-sided edits) into OUTPUT")
-    p.add_argument("--report", metavar="PATH", help="write a JSON report here")
-    p.add_argument("--quality", type=int, default=95, help="JPEG/WebP quality (default 95)")
-    p.add_argument("--overwrite", action="store_true",
-                   help="allow OUTPUT to be the same file as INPUT")
-    p.add_argument("--max-pixels", type=int, default=200_000_000,
-                   help="refuse images with more pixels than this (decompression bombs)")
-    p.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
-    p.add_argument("--version", action="version", version=f"retouch {__version__}")
+    add_output_options(p, report_help='write a JSON report here')
     return p
 
 
@@ -91,17 +90,8 @@ def _run(args: argparse.Namespace) -> int:
     # Validate every option and destination before any work.
     requests = [parse_set(s) for s in args.sets]
     grid_req = _grid_request(args.grid) if args.grid else None
-    out_path = Path(args.output)
-    check_output_dir(out_path, "output")
-    if args.report:
-        check_output_dir(Path(args.report), "report")
-    from .imageio import load_image
-
-    data = load_image(args.input, max_pixels=args.max_pixels)
-    if data.path is not None and out_path.exists() and not args.overwrite \
-            and out_path.resolve() == data.path.resolve():
-        raise OutputError(f"{out_path}: refusing to overwrite the input "
-                          "(pass --overwrite to allow it)")
+    out_path = check_destinations(args)
+    data = load_input(args, out_path)
     if grid_req is not None:
         return _grid(args, data, grid_req, out_path)
     return _edit(args, data, requests, out_path)

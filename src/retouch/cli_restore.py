@@ -12,9 +12,14 @@ import json
 import time
 from pathlib import Path
 
-from ._version import __version__
-from .cli_common import atomic_write_bytes, check_output_dir, guarded
-from .errors import InvalidInputError, OutputError
+from .cli_common import (
+    add_output_options,
+    atomic_write_bytes,
+    check_destinations,
+    guarded,
+    load_input,
+)
+from .errors import InvalidInputError
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -31,33 +36,18 @@ def _build_parser() -> argparse.ArgumentParser:
                    "(default 0.5)")
     p.add_argument("--background", action="store_true",
                    help="also restore the whole image, not only the faces")
-    p.add_argument("--report", metavar="PATH",
-                   help="write a JSON report (estimated degradations, steps applied)")
-    p.add_argument("--quality", type=int, default=95, help="JPEG/WebP quality (default 95)")
-    p.add_argument("--overwrite", action="store_true",
-                   help="allow OUTPUT to be the same file as INPUT")
-    p.add_argument("--max-pixels", type=int, default=200_000_000,
-                   help="refuse images with more pixels than this (decompression bombs)")
-    p.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
-    p.add_argument("--version", action="version", version=f"retouch {__version__}")
+    add_output_options(p, report_help='write a JSON report (estimated degradations, steps applied)')
     return p
 
 
 def _command(args: argparse.Namespace) -> int:
-    from .imageio import load_image, save_image
+    from .imageio import save_image
     from .restore import restore
 
     if not 0.0 <= args.fidelity <= 1.0:
         raise InvalidInputError(f"--fidelity must be in [0, 1]; got {args.fidelity}")
-    out_path = Path(args.output)
-    check_output_dir(out_path, "output")
-    if args.report:
-        check_output_dir(Path(args.report), "report")
-    data = load_image(args.input, max_pixels=args.max_pixels)
-    if data.path is not None and out_path.exists() and not args.overwrite \
-            and out_path.resolve() == data.path.resolve():
-        raise OutputError(f"{out_path}: refusing to overwrite the input "
-                          "(pass --overwrite to allow it)")
+    out_path = check_destinations(args)
+    data = load_input(args, out_path)
     t0 = time.perf_counter()
     result = restore(data, args.fidelity, background=args.background)
     t1 = time.perf_counter()
