@@ -116,10 +116,15 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--faces", type=Path, default=DEFAULT_FACES)
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("--dump", type=Path, default=None,
+                    help="save the candidates (X, y, groups) to this .npz for analysis")
     ap.add_argument("--dense-seeds", type=int, nargs="*", default=[],
                     help="extra runs with DENSE_COUNTS blemishes (a breakout)")
     args = ap.parse_args()
     X, y, groups, n_planted = collect(args.faces, args.seeds, args.dense_seeds)
+    if args.dump:
+        np.savez(args.dump, X=X, y=y, groups=np.array([f"{a}|{b}|{c}" for a, b, c in groups]),
+                 n_planted=sum(n_planted.values()))
     images = np.array([g[0] for g in groups])
     p_cv = np.zeros(len(y))
     for im in np.unique(images):
