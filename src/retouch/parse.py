@@ -243,6 +243,13 @@ def parse_regions(
     left_cheek = cheek_band & side & (xs > nose_x) & ~l_under
     nose = (nose_hull | (_hull(size, p[[168, 6, 197, 195, 5, 4, 1, 98, 327]]))) & oval
 
+    # The mesh's nostril points can sit a few pixels off the openings: near them,
+    # anything clearly darker than the nose is nostril (shadow), not skin.
+    near_nostrils = _dilate(nostrils, 0.12 * iod)
+    nose_L = lab[..., 0][nose & ~near_nostrils]
+    if nose_L.size > 20:
+        dark = lab[..., 0] < float(np.median(nose_L)) - 12.0
+        nostrils = nostrils | _dilate(near_nostrils & dark, 0.015 * iod)
     skin_geom = oval & ~eyes & ~brows & ~lips & ~mouth & ~nostrils
 
     # Colour model of this face's skin, fitted on cheeks and nose bridge.
