@@ -165,6 +165,9 @@ def _region_at(regions: FaceRegions, x: float, y: float) -> str:
 
 #: Candidates at least this significant count towards a freckle field's density.
 FIELD_Z = 4.5
+#: A spot with this many candidates of any strength within 0.09 face widths is in a
+#: freckle field (when it is small and brown).
+FIELD_COUNT = 5
 
 #: Names of the spot features, in :func:`spot_features` order.
 SPOT_FEATURES = ("log_zD", "log_zR", "log_zB", "log_r", "log_elong", "log_texture",
@@ -317,6 +320,7 @@ def localize_imperfections(
             acc[sl][m] = cid
             cand.append(dict(i=cid, x=x, y=y, w=bw, h=bh, r=r, cx=float(cents[i][0]),
                              cy=float(cents[i][1]), d=d_pk, red=r_pk, elong=elong,
+                             yel=float(np.maximum(0.0, db[sl][m]).max()),
                              lstd=float(np.std(L[sl][m])) if area > 3 else 0.0,
                              z=float(z[sl][m].max()), zD=float(zD[sl][m].max()),
                              zR=float(zR[sl][m].max()), zB=float(zB[sl][m].max()),
@@ -330,6 +334,15 @@ def localize_imperfections(
     # 3. Classify.
     # Field density (freckles) counts only clearly visible spots.
     all_xy = np.array([(c["cx"], c["cy"]) for c in cand if c["z"] >= FIELD_Z] or np.zeros((0, 2)))
+
+    cand_xy = np.array([(c["cx"], c["cy"]) for c in cand] or np.zeros((0, 2)))
+
+    def _field(c: dict) -> int:
+        """Candidates of any strength within 0.09 face widths (freckle-field density)."""
+        if not len(cand_xy):
+            return 0
+        dd = np.hypot(cand_xy[:, 0] - c["cx"], cand_xy[:, 1] - c["cy"])
+        return int(np.sum((dd > 0) & (dd < 0.09 * u)))
 
     def _neighbours(c: dict) -> int:
         if not len(all_xy):
@@ -358,9 +371,12 @@ def localize_imperfections(
         c["decision"] = "rejected: shading"
         if shade[cyi, cxi] or (not is_red and (c["elong"] > 2.2 or nose_m[cyi, cxi])):
             continue  # beside the eye, or elongated / nose darkness: shading, not a spot
-        # Freckles: small brown (darker, not predominantly red) spots in a field of many.
-        brown = c["d"] >= 0.7 * c["red"]
-        if r_rel < 0.012 and brown and c["d"] < 16.0 and _neighbours(c) >= 5:
+        # Freckles: small brown spots in a field of many. Brown = darker rather than
+        # redder, or melanin's hue (yellowing b at least 0.8x the reddening a);
+        # haemoglobin (acne) reddens a more than b.
+        brown = c["d"] >= 0.7 * c["red"] or c["yel"] >= 0.8 * c["red"]
+        if r_rel < 0.012 and brown and c["d"] < 16.0 and (
+                _neighbours(c) >= 5 or _field(c) >= FIELD_COUNT):
             typ = "freckle"
         elif is_red:
             raised = c["lstd"] > 2.2 * s_L
