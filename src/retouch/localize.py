@@ -104,7 +104,14 @@ def normalized_blur(x: np.ndarray, w: np.ndarray, sigma: float) -> np.ndarray:
     return num / (den[..., None] if x.ndim == 3 else den)
 
 
+def _thin(v: np.ndarray, n: int = 40_000) -> np.ndarray:
+    """An evenly strided subsample of at most ~``n`` values (for robust statistics)."""
+    step = max(1, v.size // n)
+    return v[::step]
+
+
 def _mad_sigma(v: np.ndarray) -> float:
+    v = _thin(v)
     if v.size == 0:
         return 1.0
     med = np.median(v)
@@ -125,6 +132,7 @@ def _taper(mask: np.ndarray, sigma: float) -> np.ndarray:
 
 def _one_sided_sigma(v: np.ndarray, *, positive: bool) -> float:
     """Noise scale from one side of a zero-centred residual (robust to one-sided outliers)."""
+    v = _thin(v, 80_000)
     side = v[v > 0] if positive else -v[v < 0]
     if side.size < 10:
         return 1.0
@@ -257,8 +265,8 @@ def localize_imperfections(
                              sig_busy)
     busy_a = normalized_blur(np.minimum(np.abs(da), 3.0 * s_a).astype(np.float32), skin,
                              sig_busy)
-    busy_L = np.maximum(1.0, busy_L / max(1e-3, float(np.median(busy_L[inner]))))
-    busy_a = np.maximum(1.0, busy_a / max(1e-3, float(np.median(busy_a[inner]))))
+    busy_L = np.maximum(1.0, busy_L / max(1e-3, float(np.median(_thin(busy_L[inner])))))
+    busy_a = np.maximum(1.0, busy_a / max(1e-3, float(np.median(_thin(busy_a[inner])))))
     # Per scale: darker (D), redder (R), browner (B) than the surround, over busyness;
     # significance z = the best of darker, redder, or darker-and-browner (melanin).
     zD = zR = zB = z = None
@@ -461,7 +469,7 @@ def _wrinkles(L: np.ndarray, skin_b: np.ndarray, u: float, s_L: float,
     l2 = 0.5 * (tr - det_term)
     ridge = np.where(l1 > 0, l1 - np.maximum(l2, 0) * 2.0, 0) * sig**2
     ridge = np.maximum(ridge, 0)
-    s = max(0.05, _mad_sigma(ridge[skin_b]) + float(np.median(ridge[skin_b])))
+    s = max(0.05, _mad_sigma(ridge[skin_b]) + float(np.median(_thin(ridge[skin_b]))))
     area = (regions.masks["forehead"] + regions.masks["left_under_eye"]
             + regions.masks["right_under_eye"] + regions.masks["left_cheek"]
             + regions.masks["right_cheek"] + regions.masks["chin"])
@@ -496,7 +504,7 @@ def _under_eye(sm: np.ndarray, bg: np.ndarray, regions: FaceRegions,
         cheek = regions.masks[f"{side}_cheek"] * regions.masks["skin"]
         if ue.sum() < 20 or cheek.sum() < 20:
             continue
-        ref = float(np.median(sm[..., 0][cheek > 0.5]))
+        ref = float(np.median(_thin(sm[..., 0][cheek > 0.5])))
         dark = np.clip(ref - Lm, 0, None)
         ue_soft = _gauss(ue, 0.012 * u) * (regions.masks["skin"] > 0.3)
         mean_dark = float((dark * ue).sum() / max(ue.sum(), 1))

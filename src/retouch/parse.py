@@ -163,10 +163,11 @@ def skin_likelihood(lab: np.ndarray, sample: np.ndarray) -> np.ndarray:
     mu = ab.mean(axis=0)
     cov = np.cov(ab.T) + np.eye(2) * 4.0  # floor: ~2 units of a/b
     icov = np.linalg.inv(cov * 2.5)  # widen: the fit saw the cleanest 80 %
-    d_ab = lab[..., 1:] - mu
-    d2 = np.einsum("...i,ij,...j->...", d_ab, icov, d_ab)
+    da, db = lab[..., 1] - np.float32(mu[0]), lab[..., 2] - np.float32(mu[1])
+    d2 = (np.float32(icov[0, 0]) * da * da + np.float32(2 * icov[0, 1]) * da * db
+          + np.float32(icov[1, 1]) * db * db)
     l_sd = max(8.0, float(np.std(px[keep, 0])) * 2.0)
-    d2 += ((lab[..., 0] - med[0]) / (2.5 * l_sd)) ** 2
+    d2 += ((lab[..., 0] - np.float32(med[0])) * np.float32(1.0 / (2.5 * l_sd))) ** 2
     return np.exp(-0.5 * d2).astype(np.float32)
 
 
