@@ -579,6 +579,13 @@ def _where(regions: Sequence[str]) -> str:
     return " " + " and ".join(parts)
 
 
+_EDIT_WORDS = {
+    "double_chin": "double chin", "face.slim": "face slimming", "eyes.size": "eye size",
+    "eyes.whiten": "eye whitening", "nose.width": "nose width", "nose.length": "nose length",
+    "lips.fullness": "lip fullness", "smile": "smile", "brows.raise": "brow lift",
+    "brows.density": "brow density", "lipstick": "lipstick", "teeth.whiten": "teeth whitening",
+    "hair.color": "hair colour", "skin.tone": "skin tone", "young": "younger look",
+}
 _GROUPS = ({"acne", "red_spot", "dark_spot"}, {"acne", "red_spot"})
 
 
@@ -657,7 +664,9 @@ def describe_result(report: dict[str, Any], only_ops: Sequence[int] | None = Non
             else:
                 parts.append(f"found no skin to {op.action}{_where(op.regions)}")
         elif op.action == "edit":
-            parts.append(f"applied {op.describe()}")
+            word = _EDIT_WORDS.get(op.edit or "", (op.edit or "").replace("_", " "))
+            extra = "".join(f" {x}" for x in (op.color, op.finish) if x)
+            parts.append(f"applied {word} {op.amount:+.0%}{extra}")
         elif op.action == "restore":
             parts.append("restored the photo" + (f" (fidelity {op.fidelity:.0%})"
                                                  if op.fidelity is not None else ""))
