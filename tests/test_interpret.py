@@ -127,3 +127,8 @@ def test_a_request_naming_an_imperfection_is_never_an_edit(interp, text):
 def test_edit_names_and_signs_follow_retouch_edit(interp, text, edit, amount, color):
     op, = interp.interpret(text).plan.operations
     assert (op.edit, op.amount, op.color) == (edit, amount, color)
+
+
+def test_a_trailing_colour_or_finish_completes_the_edit(interp):
+    op, = interp.interpret("nude lipstick, glossy").plan.operations
+    assert (op.edit, op.color, op.finish) == ("lipstick", "nude", "gloss")

@@ -581,7 +581,7 @@ def _read_chunk(ch: _Chunk, st: _State) -> None:
                                             for i in items):
         st.commands.append(Command("show"))  # "what spots did you find?"
         return
-    if st.ops and st.ops[-1].action == "edit" and st.ops[-1].edit in ("lipstick", "hair_color") \
+    if st.ops and st.ops[-1].action == "edit" and st.ops[-1].edit in ("lipstick", "hair.color") \
             and all(i.tag in ("FINISH", "COLOR", "FILL") for i in items):
         last = st.ops[-1]  # "nude lipstick, matte"
         fin = next((i.value for i in items if i.tag == "FINISH"), None)
