@@ -288,3 +288,27 @@ def test_retouch_with_instruction(sample):
         retouch(img, instruction="undo")
     res2 = retouch(img, plan=Plan((Operation("remove", types=("acne",)),)))
     assert res2.report["instruction"]["plan"]["operations"][0]["types"] == ["acne"]
+
+
+def test_a_session_restores_once_and_reuses_it(sample, monkeypatch):
+    from retouch import Session
+
+    calls = []
+
+    @dataclass
+    class Out:
+        image: np.ndarray
+        report: dict
+
+    def restore(data, fidelity):
+        calls.append(fidelity)
+        return Out(data.pixels.copy(), {})
+
+    _fake_module(monkeypatch, "restore", restore=restore)
+    s = Session(sample.data)
+    s.ask("fix this old blurry photo")
+    s.ask("remove the acne")
+    s.ask("a bit less")
+    assert calls == [0.5]
+    s.ask("restore it but keep it faithful")
+    assert calls == [0.5, 0.8]

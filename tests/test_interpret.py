@@ -107,3 +107,28 @@ def test_get_interpreter_defaults_to_builtin_and_checks_names(monkeypatch):
     monkeypatch.delenv("RETOUCH_LLM_URL", raising=False)
     with pytest.raises(InvalidInputError, match="needs a server URL"):
         get_interpreter("openai")
+
+
+@pytest.mark.parametrize("text", ["reduce the dark circles around my eyes",
+                                  "reduce the redness on my cheeks",
+                                  "make my eyes look less tired"])
+def test_a_request_naming_an_imperfection_is_never_an_edit(interp, text):
+    ops = interp.interpret(text).plan.operations
+    assert ops and all(o.action != "edit" for o in ops), ops
+
+
+@pytest.mark.parametrize("text, edit, amount, color", [
+    ("make my skin a bit paler", "skin.tone", 0.3, "pale"),
+    ("give me a tan", "skin.tone", -0.5, "pale"),
+    ("make my face thinner", "face.slim", 0.5, None),  # slimmer is the positive direction
+    ("make my hair blonde", "hair.color", 0.5, "blond"),
+    ("remove my lipstick", "lipstick", -1.0, None),
+])
+def test_edit_names_and_signs_follow_retouch_edit(interp, text, edit, amount, color):
+    op, = interp.interpret(text).plan.operations
+    assert (op.edit, op.amount, op.color) == (edit, amount, color)
+
+
+def test_a_trailing_colour_or_finish_completes_the_edit(interp):
+    op, = interp.interpret("nude lipstick, glossy").plan.operations
+    assert (op.edit, op.color, op.finish) == ("lipstick", "nude", "gloss")

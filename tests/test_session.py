@@ -132,3 +132,19 @@ def test_compound_turn_with_a_command(session):
 def test_image_view_is_read_only(session):
     with pytest.raises(ValueError):
         session.image[0, 0] = 0
+
+
+def test_no_face_is_answered(tmp_path):
+    s = Session(np.full((200, 300, 3), 128, np.uint8))
+    assert s.show().text == "I found no face in this photo."
+    r = s.ask("remove the acne")
+    assert r.text == "No face found, so nothing changed." and not r.changed
+
+
+def test_sixteen_bit_input_keeps_its_depth_and_undo_is_exact(face):
+    img16 = face.astype(np.uint16) * 257
+    s = Session(img16)
+    r = s.ask("remove the blemishes and smooth my forehead")
+    assert r.changed and s.image.dtype == np.uint16
+    s.undo()
+    assert np.array_equal(s.image, img16)

@@ -331,14 +331,15 @@ def _optional_module(name: str, what: str) -> Any:
 
 
 def execute_plan(analysis: PhotoAnalysis, plan: Plan, *,
-                 restored: tuple[float | None, np.ndarray] | None = None) -> RetouchResult:
+                 cache: dict[str, Any] | None = None) -> RetouchResult:
     """Apply an absolute plan (no ``adjust`` / ``only``) to the analyzed photo.
 
     Args:
         analysis: the photo and its measurements (:meth:`PhotoAnalysis.of`).
         plan: the plan; merge relative requests first with :func:`retouch.plan.merge`.
-        restored: a cached ``(fidelity, pixels)`` of an earlier restore of the
-            same photo, reused when the plan's restore has the same fidelity.
+        cache: a dict kept by the caller across calls on the same analysis (a
+            session): the last restoration is kept there and reused while the
+            plan asks for the same fidelity.
 
     Returns:
         :class:`~retouch.types.RetouchResult`: ``image`` has the input's shape and
@@ -353,10 +354,10 @@ def execute_plan(analysis: PhotoAnalysis, plan: Plan, *,
     timings: dict[str, float] = {}
     # 1. restoration
     rest_ops = [(i, o) for i, o in enumerate(plan.operations) if o.action == "restore"]
-    restore_cache = None
     if rest_ops:
         i, op = rest_ops[-1]
         t = time.perf_counter()
+        restored = cache.get("restore") if cache is not None else None
         if restored is not None and restored[0] == op.fidelity:
             px, rep = restored[1], {"cached": True}
         else:
@@ -365,7 +366,8 @@ def execute_plan(analysis: PhotoAnalysis, plan: Plan, *,
             out_r = mod.restore(data, fid)
             px = _check_image(out_r.image, data, "retouch.restore.restore")
             rep = {"report": _jsonable(getattr(out_r, "report", None))}
-        restore_cache = (op.fidelity, px)
+        if cache is not None:
+            cache["restore"] = (op.fidelity, px)
         data = dc_replace(data, pixels=px)
         reports[i] = dc_replace(reports[i], pixels=int(np.any(px != analysis.data.pixels,
                                                              axis=2).sum()), extra=rep)
@@ -433,10 +435,8 @@ def execute_plan(analysis: PhotoAnalysis, plan: Plan, *,
     report["timings_ms"]["instruction_total"] = round((time.perf_counter() - t0) * 1000.0, 2)
     masks = dict(core.masks)
     masks["changed"] = changed.astype(np.uint8) * 255
-    result = RetouchResult(image=out, report=report, masks=masks, alpha=data.alpha,
-                           source=analysis.data)
-    object.__setattr__(result, "_restore_cache", restore_cache)
-    return result
+    return RetouchResult(image=out, report=report, masks=masks, alpha=data.alpha,
+                         source=analysis.data)
 
 
 def _check_image(img: Any, data: ImageData, who: str) -> np.ndarray:
@@ -481,10 +481,18 @@ def _apply_region_ops(analysis: PhotoAnalysis, fa: FaceAnalysis, plan: Plan, act
             continue
         strength = strength * (1.0 - m) + o.effective_strength * m
         owner[m > 0.5] = i
-    if not np.any(strength > 0):
+    ys, xs = np.nonzero(strength > 0)
+    if not len(xs):
         return {}
     H, W = out.shape[:2]
-    box = _image_box_of(fa.alignment, (0, 0, S, S), 2.0, (H, W))
+    u_img = fa.localization.face_size / fa.alignment.scale
+    sig_fine = max(0.6, SMOOTH_BAND[0] * u_img)
+    sig_coarse = max(1.0, SMOOTH_BAND[1] * u_img)
+    # Only the region's bounding box (plus the blur's reach) is processed.
+    pad = 3.0 * sig_coarse if action == "smooth" else 2.0
+    cx0, cy0 = int(xs.min()), int(ys.min())
+    box = _image_box_of(fa.alignment, (cx0, cy0, int(xs.max()) + 1 - cx0,
+                                       int(ys.max()) + 1 - cy0), pad, (H, W))
     x0, y0, x1, y1 = box
     if x1 - x0 < 2 or y1 - y0 < 2:
         return {}
@@ -493,15 +501,16 @@ def _apply_region_ops(analysis: PhotoAnalysis, fa: FaceAnalysis, plan: Plan, act
     if not np.any(s_img):
         return {}
     maxv = float(analysis.data.max_value)
-    patch = out[y0:y1, x0:x1].astype(np.float32) * (1.0 / maxv)
-    u_img = fa.localization.face_size / fa.alignment.scale
+    new = out[y0:y1, x0:x1].astype(np.float32) * (1.0 / maxv)
     if action == "smooth":
-        fine = gauss(patch, max(0.6, SMOOTH_BAND[0] * u_img))
-        coarse = gauss(patch, max(1.0, SMOOTH_BAND[1] * u_img))
-        new = patch - s_img[..., None] * (fine - coarse)
+        # Frequency separation: remove the band between pore scale and shading scale.
+        band = _lowpass(new, sig_fine)
+        band -= _lowpass(new, sig_coarse)
+        band *= s_img[..., None]
+        new -= band
+        del band
     else:
-        k = (BRIGHTEN_MAX * s_img)[..., None]
-        new = 1.0 - (1.0 - patch) * (1.0 - k)
+        new = 1.0 - (1.0 - new) * (1.0 - (BRIGHTEN_MAX * s_img)[..., None])
     q = np.clip(np.rint(np.clip(new, 0, 1) * maxv), 0, maxv).astype(out.dtype)
     sel = s_img > 0
     before = out[y0:y1, x0:x1].copy()
@@ -514,6 +523,16 @@ def _apply_region_ops(analysis: PhotoAnalysis, fa: FaceAnalysis, plan: Plan, act
         if n:
             counts[i] = n
     return counts
+
+
+def _lowpass(img: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian low-pass; large sigmas are computed on a reduced grid (float32 in/out)."""
+    f = int(sigma // 4)
+    if f < 2:
+        return gauss(img, sigma)
+    h, w = img.shape[:2]
+    small = cv2.resize(img, (max(1, w // f), max(1, h // f)), interpolation=cv2.INTER_AREA)
+    return cv2.resize(gauss(small, sigma / f), (w, h), interpolation=cv2.INTER_LINEAR)
 
 
 def warp_map(crop_map: np.ndarray, fa: FaceAnalysis, box: tuple[int, int, int, int], *,
@@ -560,6 +579,13 @@ def _where(regions: Sequence[str]) -> str:
     return " " + " and ".join(parts)
 
 
+_EDIT_WORDS = {
+    "double_chin": "double chin", "face.slim": "face slimming", "eyes.size": "eye size",
+    "eyes.whiten": "eye whitening", "nose.width": "nose width", "nose.length": "nose length",
+    "lips.fullness": "lip fullness", "smile": "smile", "brows.raise": "brow lift",
+    "brows.density": "brow density", "lipstick": "lipstick", "teeth.whiten": "teeth whitening",
+    "hair.color": "hair colour", "skin.tone": "skin tone", "young": "younger look",
+}
 _GROUPS = ({"acne", "red_spot", "dark_spot"}, {"acne", "red_spot"})
 
 
@@ -617,6 +643,8 @@ def describe_result(report: dict[str, Any], only_ops: Sequence[int] | None = Non
     describes what the last request changed).
     """
     ins = report.get("instruction", {})
+    if not any(f.get("retouched") for f in report.get("faces", [])):
+        return "No face found, so nothing changed."
     found = {f["id"]: f for f in ins.get("found", [])}
     parts: list[str] = []
     decided: set[int] = set()
@@ -636,7 +664,9 @@ def describe_result(report: dict[str, Any], only_ops: Sequence[int] | None = Non
             else:
                 parts.append(f"found no skin to {op.action}{_where(op.regions)}")
         elif op.action == "edit":
-            parts.append(f"applied {op.describe()}")
+            word = _EDIT_WORDS.get(op.edit or "", (op.edit or "").replace("_", " "))
+            extra = "".join(f" {x}" for x in (op.color, op.finish) if x)
+            parts.append(f"applied {word} {op.amount:+.0%}{extra}")
         elif op.action == "restore":
             parts.append("restored the photo" + (f" (fidelity {op.fidelity:.0%})"
                                                  if op.fidelity is not None else ""))
@@ -646,7 +676,6 @@ def describe_result(report: dict[str, Any], only_ops: Sequence[int] | None = Non
         order = sorted(kept.items(), key=lambda kv: kv[0] != "freckle")
         parts.append("kept " + " and ".join(f"{n} {_noun([t], n)}" for t, n in order))
     if not parts:
-        n_faces = sum(1 for f in report.get("faces", []) if f.get("retouched"))
-        return "No face found, so nothing changed." if not n_faces else "Nothing to do."
+        return "Nothing to do."
     text = "; ".join(parts)
     return text[0].upper() + text[1:] + "."

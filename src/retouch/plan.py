@@ -100,17 +100,18 @@ ANCHORS: tuple[str, ...] = (
 #: How a :class:`Selector` orders candidates.
 SELECT_BY: tuple[str, ...] = ("largest", "smallest", "most_visible", "nearest", "ids")
 
-#: Edit names the built-in interpreter produces (see :mod:`retouch.edit`). Other
-#: names matching :data:`EDIT_NAME_PATTERN` are accepted and checked by the
-#: edit module itself when the plan is executed.
+#: Edit names of :mod:`retouch.edit` that the built-in interpreter produces. Other
+#: names matching :data:`EDIT_NAME_PATTERN` pass validation here and are checked
+#: by the edit module itself when the plan is executed.
 KNOWN_EDITS: tuple[str, ...] = (
-    "double_chin", "eyes.size", "nose.width", "lips.fullness", "smile", "brows.raise",
-    "lipstick", "teeth_whitening", "hair_color", "skin_tone", "young",
+    "double_chin", "face.slim", "eyes.size", "eyes.whiten", "nose.width", "nose.length",
+    "lips.fullness", "smile", "brows.raise", "brows.density", "lipstick", "teeth.whiten",
+    "hair.color", "skin.tone", "young",
 )
 EDIT_NAME_PATTERN = r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)?$"
 #: A colour: a lowercase name (``"red"``, ``"dark red"``) or ``#rrggbb``.
 COLOR_PATTERN = r"^(#[0-9a-fA-F]{6}|[a-z]+( [a-z]+){0,2})$"
-FINISHES: tuple[str, ...] = ("matte", "gloss")
+FINISHES: tuple[str, ...] = ("matte", "satin", "gloss")
 
 _FIELDS_BY_ACTION: dict[str, frozenset[str]] = {
     **{a: frozenset({"types", "regions", "exclude_types", "exclude_regions", "select",
@@ -238,8 +239,9 @@ class Operation:
         edit: edit name (``edit``, optionally ``adjust``).
         amount: signed edit amount in ``[-1, 1]``; ``0`` is the identity.
         size: optional edit size in ``[-1, 1]``.
-        color: colour name or ``#rrggbb`` (lipstick, hair colour).
-        finish: ``"matte"`` or ``"gloss"``.
+        color: colour name or ``#rrggbb`` (lipstick, hair colour), or the
+            direction of ``skin.tone`` (``"pale"`` / ``"warm"``).
+        finish: ``"matte"``, ``"satin"`` or ``"gloss"``.
         fidelity: restoration fidelity in ``[0, 1]`` (1 = most faithful);
             ``None`` = the restorer's default.
     """

@@ -176,7 +176,7 @@ class Session:
         self._redo: list[_Step] = []
         self._history: list[Turn] = []
         self._report: dict[str, Any] | None = None
-        self._restored: tuple[float | None, np.ndarray] | None = None
+        self._cache: dict[str, Any] = {}  # execute_plan's cache (the last restoration)
 
     # -- read-only views ------------------------------------------------------------------
     @property
@@ -215,8 +215,7 @@ class Session:
 
     def result(self) -> RetouchResult:
         """The current state rendered as a :class:`~retouch.types.RetouchResult`."""
-        res = execute_plan(self.analysis, self._state, restored=self._restored)
-        return res
+        return execute_plan(self.analysis, self._state, cache=self._cache)
 
     # -- turns --------------------------------------------------------------------------------
     def ask(self, text: str) -> Reply:
@@ -267,16 +266,17 @@ class Session:
         return self._log(text or plan.instruction or "(plan)", self._apply(plan, text, None))
 
     def _apply(self, plan: Plan, text: str | None, interp: Interpretation | None) -> Reply:
+        if not self.analysis.analyses:
+            return Reply("No face found, so nothing changed.", "noop", interpretation=interp)
         merged = merge(self._state, plan, last_turn=self._touched)
         if merged.plan.operations == self._state.operations:
             note = "; ".join(merged.notes) or "that is already applied"
             return Reply(f"Nothing changed: {note}.", "noop", interpretation=interp,
                          report=self._report)
         try:
-            res = execute_plan(self.analysis, merged.plan, restored=self._restored)
+            res = execute_plan(self.analysis, merged.plan, cache=self._cache)
         except InvalidInputError as exc:
             return Reply(f"Could not apply that: {exc}.", "error", interpretation=interp)
-        self._restored = getattr(res, "_restore_cache", None) or self._restored
         diff = _Diff.between(self._image, res.image)
         step = _Step(text or "", self._state, self._touched, merged.plan, merged.touched, diff,
                      res.report, self._report)

@@ -236,10 +236,17 @@ _dir("raise", 1, "raise", "raised", "lift", "lifted", "higher", "arch", "arched"
 _dir("raise", -1, "lower", "lowered", "drop", "down", "less")
 _dir("white", 1, "whiten", "whiter", "whitening", "white", "brighter", "brighten",
      "brightening", "lighter", "lighten", "cleaner", "pearly", "pearly white", "bleach",
-     "more")
+     "more", "clearer", "sparkling", "sparkly")
 _dir("tone", 1, "paler", "pale", "fairer", "fair", "porcelain", "lighter", "lighten")
 _dir("tone", -1, "tanned", "tan", "darker", "bronzed", "bronze", "sun kissed", "sunkissed",
-     "tanner", "darken")
+     "tanner", "darken", "deeper")
+_dir("warmth", 1, "warmer", "warm", "warm up", "more golden")
+_dir("warmth", -1, "cooler", "cool", "cool down", "less yellow")
+_dir("length", 1, "longer", "lengthen", "elongate")
+_dir("length", -1, "shorter", "shorten")
+_dir("density", 1, "bushier", "bushy", "thicker", "denser", "fuller", "darker", "fill in",
+     "more defined", "stronger")
+_dir("density", -1, "sparser", "thinner", "lighter", "thin out", "less bushy")
 _dir("tight", -1, "tighten", "tighter", "sharpen", "sharper", "define", "defined",
      "more defined", "chiseled", "chiselled", "snatched", "contour", "sculpt", "sculpted",
      "slimmer", "slim", "slim down", "firm up", "firmer", "smaller", "reduce", "less")
@@ -257,6 +264,7 @@ COLORS: frozenset[str] = frozenset({
     "deep red", "brunette", "chestnut", "blue", "green", "white",
 })
 _add("FINISH", "matte", "matte", "matt", "velvet")
+_add("FINISH", "satin", "satin", "satiny", "semi matte")
 # Shine-specific verbs: "matte down my t-zone", "mattify", "blot my forehead".
 _add("VSHINE", "reduce", "matte down", "mattify", "matte out", "blot", "blot out",
      "de shine", "deshine", "degrease", "take the shine off", "powder")
@@ -380,4 +388,6 @@ STATEMENT_STARTS = frozenset({"i", "we", "he", "she", "they", "there", "this", "
                               "my", "its", "im", "our"})
 
 #: Normalization of colour spellings.
-COLOR_CANON = {"blond": "blonde", "grey": "gray", "colour": "color", "brunette": "brown"}
+COLOR_CANON = {"blonde": "blond", "grey": "gray", "colour": "color", "brunette": "brown",
+               "platinum blonde": "platinum blond", "ash blonde": "ash blond",
+               "strawberry blonde": "strawberry blond"}

@@ -581,7 +581,7 @@ def _read_chunk(ch: _Chunk, st: _State) -> None:
                                             for i in items):
         st.commands.append(Command("show"))  # "what spots did you find?"
         return
-    if st.ops and st.ops[-1].action == "edit" and st.ops[-1].edit in ("lipstick", "hair_color") \
+    if st.ops and st.ops[-1].action == "edit" and st.ops[-1].edit in ("lipstick", "hair.color") \
             and all(i.tag in ("FINISH", "COLOR", "FILL") for i in items):
         last = st.ops[-1]  # "nude lipstick, matte"
         fin = next((i.value for i in items if i.tag == "FINISH"), None)
@@ -855,27 +855,46 @@ def _exclude(items: list[_Item], st: _State) -> bool:
 
 
 # ----------------------------------------------------------------------------- edits
-_PART_KINDS = {
-    "eyes": ("eyes.size", ("size",)), "nose": ("nose.width", ("size",)),
-    "lips": ("lips.fullness", ("full", "size")), "brows": ("brows.raise", ("raise",)),
-    "teeth": ("teeth_whitening", ("white",)), "skintone": ("skin_tone", ("tone",)),
-    "jawline": ("double_chin", ("tight",)), "double_chin": ("double_chin", ("tight", "size")),
-    "smile": ("smile", ("smile", "size")),
+#: Edit part -> candidate edits, each with the direction kinds (see ``EDIT_DIR``) it reads;
+#: the first candidate whose kind appears in the request wins.
+_PART_EDITS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
+    "eyes": (("eyes.whiten", ("white",)), ("eyes.size", ("size",))),
+    "nose": (("nose.length", ("length",)), ("nose.width", ("size",))),
+    "lips": (("lips.fullness", ("full", "size")),),
+    "brows": (("brows.raise", ("raise",)), ("brows.density", ("density", "full"))),
+    "teeth": (("teeth.whiten", ("white",)),),
+    "face": (("face.slim", ("size",)),),
+    "jawline": (("double_chin", ("tight",)),),
+    "double_chin": (("double_chin", ("tight", "size")),),
+    "smile": (("smile", ("smile", "size")),),
 }
+#: Edits whose amount is >= 0 (the modules have no opposite direction).
+_POSITIVE_ONLY = frozenset({"teeth.whiten", "eyes.whiten", "hair.color"})
 
 
 def _edits(items: list[_Item], fam: str | None, neg: str | None) -> list[Operation] | None:
-    """Edit operations of a chunk, or ``None`` when the chunk is not about an edit."""
-    parts: list[tuple[str, int]] = []
+    """Edit operations of a chunk, or ``None`` when the chunk is not about an edit.
+
+    Returns an empty list for an edit request that cannot be expressed (the
+    chunk is then reported as not understood).
+    """
+    # A request naming an imperfection ("reduce the dark circles around my eyes")
+    # is a retouch, not an edit; colour words ("red lipstick") do not count.
+    if any(i.tag == "T" and i.text not in COLORS for i in items):
+        return None
+    parts: list[str] = []
     for k, it in enumerate(items):
         if it.tag == "EP":
-            parts.append((it.value, k))
+            parts.append(it.value)
         elif it.tag == "R" and it.value == "nose":
-            parts.append(("nose", k))
+            parts.append("nose")
         elif it.tag == "EYE" and not any(x.tag == "UNDER" for x in items[max(0, k - 3):k]):
-            parts.append(("eyes", k))
+            parts.append("eyes")
         elif it.tag == "R" and it.value == "face" and it.text in ("skin", "complexion"):
-            parts.append(("skin", k))
+            parts.append("skin")
+        elif (it.tag == "R" and it.value == "face" and it.text == "face") or \
+                (it.tag == "R" and it.value == "cheek"):
+            parts.append("face")
     dirs: dict[str, int] = {}
     for it in items:
         for kind, sign in EDIT_DIR.get(it.text, {}).items():
@@ -887,55 +906,66 @@ def _edits(items: list[_Item], fam: str | None, neg: str | None) -> list[Operati
             colors.append(COLOR_CANON.get(c, c))
     finish = next((i.value for i in items if i.tag == "FINISH"), None)
     strength = next((float(i.value) for i in items if i.tag == "INT"), None)
-    tone_only = any(EDIT_DIR.get(i.text, {}).get("tone") for i in items
-                    if i.text not in ("lighter", "lighten"))
-    names = {p for p, _ in parts}
-    if not names and not tone_only:
+    # Skin-tone words that cannot mean anything else ("paler", "tanned", "warmer").
+    tone_words = [i.text for i in items if i.text not in ("lighter", "lighten", "darker")
+                  and ({"tone", "warmth"} & set(EDIT_DIR.get(i.text, {})))]
+    if not parts and not tone_words:
         return None
     ops: list[Operation] = []
     mag = strength if strength is not None else _EDIT_DEFAULT
     negated = neg is not None or fam == "keep"
-    for part in dict.fromkeys(p for p, _ in parts):
+    removing = fam == "remove" or neg == "no"
+    for part in dict.fromkeys(parts):
         if part == "lipstick" or (part == "lips" and (colors or finish) and "full" not in dirs):
-            if negated or fam == "remove":
+            if neg == "not" or fam == "keep":
                 return []
-            ops.append(Operation("edit", edit="lipstick", amount=mag,
-                                 color=colors[0] if colors else None, finish=finish))
+            amount = -(strength if strength is not None else 1.0) if removing else mag
+            ops.append(Operation("edit", edit="lipstick", amount=amount,
+                                 color=colors[0] if colors and not removing else None,
+                                 finish=finish if not removing else None))
         elif part == "hair":
             if colors and not negated:
-                ops.append(Operation("edit", edit="hair_color", amount=mag, color=colors[0]))
+                ops.append(Operation("edit", edit="hair.color", amount=mag, color=colors[0]))
         elif part in ("young", "old"):
             if not negated:
                 ops.append(Operation("edit", edit="young", amount=mag if part == "young"
                                      else -mag))
+        elif part in ("skin", "skintone"):
+            continue  # read below, with the tone words
         elif part == "double_chin":
             if negated:
                 return []
-            if fam == "remove":
-                ops.append(Operation("edit", edit="double_chin",
-                                     amount=-(strength if strength is not None else 1.0)))
-            else:
-                ops.append(Operation("edit", edit="double_chin", amount=-mag))
-        elif part in _PART_KINDS:
-            name, kinds = _PART_KINDS[part]
-            sign = next((dirs[k] for k in kinds if k in dirs), None)
-            if sign is None and part == "smile" and (fam is None or fam == "remove"):
-                sign = -1 if fam == "remove" else 1
-            if sign is None or negated:
+            amount = -(strength if strength is not None else 1.0) if fam == "remove" else -mag
+            ops.append(Operation("edit", edit="double_chin", amount=amount))
+        elif part in _PART_EDITS:
+            if negated:
                 continue
-            if part in ("eyes", "nose") and "size" not in dirs:
-                continue
-            ops.append(Operation("edit", edit=name, amount=sign * mag))
-    if tone_only and not any(o.edit == "skin_tone" for o in ops) and not negated:
-        sign = next(EDIT_DIR[i.text]["tone"] for i in items
-                    if EDIT_DIR.get(i.text, {}).get("tone") and i.text not in
-                    ("lighter", "lighten"))
-        ops.append(Operation("edit", edit="skin_tone", amount=sign * mag))
+            for name, kinds in _PART_EDITS[part]:
+                sign = next((dirs[k] for k in kinds if k in dirs), None)
+                if sign is None and part == "smile" and fam in (None, "remove"):
+                    sign = -1 if fam == "remove" else 1  # "make me smile", "add a smile"
+                if sign is None:
+                    continue
+                if name == "face.slim":
+                    sign = -sign  # slimmer (a smaller face) is the positive direction
+                if name in _POSITIVE_ONLY and sign < 0:
+                    break
+                ops.append(Operation("edit", edit=name, amount=sign * mag))
+                break
+    if not negated and (tone_words or "skin" in parts or "skintone" in parts):
+        kinds = {k: v for w in tone_words or [i.text for i in items]
+                 for k, v in EDIT_DIR.get(w, {}).items() if k in ("tone", "warmth")}
+        if "tone" in kinds:
+            ops.append(Operation("edit", edit="skin.tone", amount=kinds["tone"] * mag,
+                                 color="pale"))
+        elif "warmth" in kinds:
+            ops.append(Operation("edit", edit="skin.tone", amount=kinds["warmth"] * mag,
+                                 color="warm"))
     if not ops:
-        # Parts named without an edit direction ("my nose", "under my eyes"):
-        # not an edit; let the chunk be read as a retouch request.
-        only_anchor_parts = names <= {"nose", "eyes", "lips", "brows", "skin", "skintone",
-                                      "jawline"}
+        # Parts named without an edit direction ("my nose", "my face"): not an edit;
+        # let the chunk be read as a retouch request.
+        only_anchor_parts = set(parts) <= {"nose", "eyes", "lips", "brows", "skin", "skintone",
+                                           "jawline", "face"}
         return None if only_anchor_parts else []
     return ops
 
