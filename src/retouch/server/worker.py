@@ -268,16 +268,30 @@ def paint(sid: str, strokes: list[dict[str, Any]], strength: float = 1.0) -> Ses
         return _state(live, "I found nothing to treat in the painted area; use the heal "
                       "brush on a spot I missed.", "noop", False)
     text = f"treat the painted area ({len(hits)} found)"
-    return _after(live, s.apply(ids_plan([f.id for f in hits], strength, text), text))
+    st = _after(live, s.apply(ids_plan([f.id for f in hits], strength, text), text))
+    if st.kind != "edit":
+        return st
+    from collections import Counter
+
+    from ..execute import _noun
+
+    kinds = ", ".join(f"{n} {_noun([t], n)}" for t, n in Counter(f.type for f in hits).items())
+    return replace(st, reply=f"Treated what I found in the painted area: {kinds}.")
 
 
 def set_strengths(sid: str, values: dict[str, float]) -> SessionState:
     """Per-type strength sliders."""
     from .tools import strengths_plan
 
+    from ..execute import _noun
+
     live = _get(sid)
     s = live.session
-    return _after(live, s.apply(strengths_plan(values, s.state), "strength sliders"))
+    st = _after(live, s.apply(strengths_plan(values, s.state), "strength sliders"))
+    if st.kind != "edit":
+        return st
+    said = [f"{_noun([t], 2)} " + (f"at {v:.0%}" if v > 0 else "off") for t, v in values.items()]
+    return replace(st, reply="Set " + ", ".join(said) + ".")
 
 
 def render(sid: str, which: str = "current", max_side: int | None = None) -> Rendered:
