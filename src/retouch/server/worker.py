@@ -281,9 +281,8 @@ def paint(sid: str, strokes: list[dict[str, Any]], strength: float = 1.0) -> Ses
 
 def set_strengths(sid: str, values: dict[str, float]) -> SessionState:
     """Per-type strength sliders."""
-    from .tools import strengths_plan
-
     from ..execute import _noun
+    from .tools import strengths_plan
 
     live = _get(sid)
     s = live.session

@@ -168,7 +168,13 @@ function toImage(ev) {
 function brushImagePx() { return Number($("brush").value) * S.info.width / Math.max(1, $("after").clientWidth); }
 
 function sizeCanvas() {
-  const c = $("paint"), img = $("after");
+  // Fit the photo to the workspace (small photos are enlarged too), then match the canvas.
+  const img = $("after"), ws = $("workspace"), c = $("paint");
+  if (S.info) {
+    const k = Math.min((ws.clientWidth - 48) / S.info.width, (ws.clientHeight - 48) / S.info.height);
+    img.style.width = `${Math.max(1, Math.floor(S.info.width * k))}px`;
+    img.style.height = `${Math.max(1, Math.floor(S.info.height * k))}px`;
+  }
   c.width = img.clientWidth; c.height = img.clientHeight;
 }
 
