@@ -108,3 +108,51 @@ def test_heal_and_paint_on_a_real_session():
     st3 = wk.undo("s1")
     assert st3.pixels_changed == st.pixels_changed
     assert wk.close_session("s1") and not wk.close_session("s1")
+
+
+def test_body_limit_without_content_length_is_cut_at_the_limit():
+    """A chunked upload (no Content-Length) is counted as it arrives and answered 413."""
+    import asyncio
+
+    from retouch.server.limits import BodyLimitMiddleware
+
+    reached = []
+
+    async def app(scope, receive, send):
+        while True:
+            msg = await receive()
+            reached.append(len(msg.get("body", b"")))
+            if not msg.get("more_body"):
+                break
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    async def call(chunks: list[bytes]) -> list[dict]:
+        it = iter(chunks)
+        sent: list[dict] = []
+
+        async def receive():
+            c = next(it)
+            return {"type": "http.request", "body": c, "more_body": True}
+
+        async def send(msg):
+            sent.append(msg)
+
+        scope = {"type": "http", "method": "POST", "headers": []}
+        await BodyLimitMiddleware(app, max_bytes=1000)(scope, receive, send)
+        return sent
+
+    sent = asyncio.run(call([b"x" * 400] * 10))
+    assert sent[0]["status"] == 413 and sum(reached) <= 1200
+    declared = {"type": "http", "method": "POST", "headers": [(b"content-length", b"5000")]}
+
+    async def never():
+        raise AssertionError("the body must not be read")
+
+    out: list[dict] = []
+
+    async def send2(msg):
+        out.append(msg)
+
+    asyncio.run(BodyLimitMiddleware(app, max_bytes=1000)(declared, never, send2))
+    assert out[0]["status"] == 413
