@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install retouch into ./.venv (or the active virtual environment).
 #   bash scripts/setup.sh          # runtime only
-#   bash scripts/setup.sh --dev    # + test and lint tools
+#   bash scripts/setup.sh --dev    # + test and lint tools, the [serve] and [batch] extras,
+#                                  #   and Debian's chromium for the browser tests
 # mediapipe 0.10.21 (the last release that ships its face models) is installed with
 # --no-deps: its metadata pins numpy<2, the GUI OpenCV build, jax and sounddevice, none
 # of which the face models need. Its real runtime needs are retouch's own dependencies
@@ -17,6 +18,19 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1
 python -m pip install -q --no-deps "mediapipe==0.10.21"
 if [ "${1:-}" = "--dev" ]; then
   python -m pip install -q -e ".[dev]"
+  # Browser tests drive Debian's chromium with Playwright (never `playwright install`:
+  # no browser downloads). Install it when missing and apt is usable; otherwise the
+  # browser tests skip and say why.
+  if [ ! -x /usr/bin/chromium ]; then
+    if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = "0" ]; then
+      echo "setup: installing Debian's chromium for the browser tests"
+      (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium \
+        >/dev/null) || echo "setup: could not install chromium; browser tests will be skipped"
+    else
+      echo "setup: /usr/bin/chromium missing and apt-get unavailable (or not root);" \
+           "browser tests will be skipped (install Debian's 'chromium' package to run them)"
+    fi
+  fi
 else
   python -m pip install -q -e .
 fi

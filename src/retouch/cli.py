@@ -34,6 +34,7 @@ from .types import IMPERFECTION_TYPES
 #: Anything else as first argument is the INPUT of the default retouch command.
 SUBCOMMANDS: dict[str, str] = {
     "chat": "cli_chat", "edit": "cli_edit", "restore": "cli_restore",
+    "serve": "cli_serve", "batch": "cli_batch",
 }
 
 
