@@ -435,8 +435,11 @@ def localize_imperfections(
         view = maps[typ][y0:y1, x0:x1]
         np.maximum(view, inst.alpha, out=view)
 
-    # 4. Wrinkles: dark valleys (Hessian ridges) on the skin.
-    maps["wrinkle"], wr_inst = _wrinkles(L, skin_b, u, s_L, regions)
+    # 4. Wrinkles: dark valleys (Hessian ridges) on the skin, spots excluded.
+    spots = np.zeros((S, S), np.float32)
+    for t in SPOT_TYPES:
+        np.maximum(spots, maps[t], out=spots)
+    maps["wrinkle"], wr_inst = _wrinkles(L, skin_b, u, s_L, regions, spots)
     instances += wr_inst
     # 5. Under-eye darkness and 6. shine.
     ue_map, ue_inst = _under_eye(sm, bg, regions, u)
@@ -457,24 +460,35 @@ def localize_imperfections(
 
 
 def _wrinkles(L: np.ndarray, skin_b: np.ndarray, u: float, s_L: float,
-              regions: FaceRegions) -> tuple[np.ndarray, list[CropInstance]]:
+              regions: FaceRegions, spots: np.ndarray) -> tuple[np.ndarray, list[CropInstance]]:
+    # Dark valleys at two widths (fine lines, deep folds), measured as a depth in L
+    # units (scale-normalized curvature across the valley) and judged against an
+    # absolute visibility floor raised by the pixel noise -- not against the face's
+    # own statistics, which a face full of wrinkles would inflate.
     sig = max(0.8, 0.004 * u)
-    g = _gauss(L, sig)
-    gxx = cv2.Sobel(g, cv2.CV_32F, 2, 0, ksize=3)
-    gyy = cv2.Sobel(g, cv2.CV_32F, 0, 2, ksize=3)
-    gxy = cv2.Sobel(g, cv2.CV_32F, 1, 1, ksize=3)
-    tr = gxx + gyy
-    det_term = np.sqrt(np.maximum(0, (gxx - gyy) ** 2 + 4 * gxy**2))
-    l1 = 0.5 * (tr + det_term)  # largest eigenvalue: > 0 across a dark valley
-    l2 = 0.5 * (tr - det_term)
-    ridge = np.where(l1 > 0, l1 - np.maximum(l2, 0) * 2.0, 0) * sig**2
-    ridge = np.maximum(ridge, 0)
-    s = max(0.05, _mad_sigma(ridge[skin_b]) + float(np.median(_thin(ridge[skin_b]))))
+    t0 = max(5.0, 2.5 * s_L)
+    resp = np.zeros_like(L)
+    for sg in (sig, 2.2 * sig):
+        g = _gauss(L, sg)
+        gxx = cv2.Sobel(g, cv2.CV_32F, 2, 0, ksize=3)
+        gyy = cv2.Sobel(g, cv2.CV_32F, 0, 2, ksize=3)
+        gxy = cv2.Sobel(g, cv2.CV_32F, 1, 1, ksize=3)
+        tr = gxx + gyy
+        det_term = np.sqrt(np.maximum(0, (gxx - gyy) ** 2 + 4 * gxy**2))
+        l1 = 0.5 * (tr + det_term)  # largest eigenvalue: > 0 across a dark valley
+        l2 = 0.5 * (tr - det_term)
+        dark = np.where(l1 > 0, l1 - np.maximum(l2, 0) * 2.0, 0) * sg**2
+        np.maximum(resp, dark, out=resp)
     area = (regions.masks["forehead"] + regions.masks["left_under_eye"]
             + regions.masks["right_under_eye"] + regions.masks["left_cheek"]
             + regions.masks["right_cheek"] + regions.masks["chin"])
-    area = np.clip(area, 0, 1) * skin_b
-    m = np.clip((ridge / s - 4.0) / 4.0, 0, 1) * area
+    # Not on hair (moustache, brows' tails: low skin likelihood) nor on the face's
+    # outline (the jaw's silhouette is a dark valley too).
+    inside = cv2.erode(skin_b.astype(np.uint8), cv2.getStructuringElement(
+        cv2.MORPH_ELLIPSE, (int(0.04 * u) | 1,) * 2)) > 0
+    area = np.clip(area, 0, 1) * inside * (regions.skin_likelihood > 0.1)
+    area = area * (1.0 - np.clip(spots * 2.0, 0, 1))
+    m = np.clip((resp - t0) / t0, 0, 1) * area
     m = _gauss(m.astype(np.float32), sig * 0.7)
     inst: list[CropInstance] = []
     n, lbl, stats, cents = cv2.connectedComponentsWithStats((m > 0.25).astype(np.uint8), 8)

@@ -40,18 +40,22 @@ def _check_xy(analysis: PhotoAnalysis, x: float, y: float) -> None:
 
 
 def found_near(analysis: PhotoAnalysis, x: float, y: float, radius_px: float) -> list[Found]:
-    """Found imperfections (spot types first) touched by a brush circle, nearest first."""
+    """Found spots touched by a brush circle, nearest first.
+
+    Broad areas (wrinkles, under-eye, shine) are never picked by a click: their
+    extent is far larger than the brush, so healing one would surprise the user;
+    they are treated with the sliders or the paint tool.
+    """
     _check_xy(analysis, x, y)
     hits = []
     for f in analysis.instances:
+        if f.type in ("wrinkle", "under_eye", "shine"):
+            continue
         d = float(np.hypot(f.center_xy[0] - x, f.center_xy[1] - y))
         if d <= radius_px + f.radius_px:
-            broad = f.type in ("wrinkle", "under_eye", "shine")
-            hits.append((broad, d - f.radius_px, f))
-    hits.sort(key=lambda h: (h[0], h[1]))
-    if hits and not hits[0][0]:  # a spot under the brush: leave broad areas alone
-        return [f for broad, _, f in hits if not broad]
-    return [f for _, _, f in hits]
+            hits.append((d - f.radius_px, f))
+    hits.sort(key=lambda h: h[0])
+    return [f for _, f in hits]
 
 
 def _face_at(analysis: PhotoAnalysis, x: float, y: float) -> Any:
