@@ -45,11 +45,24 @@ def main() -> None:
         pair = np.hstack([src[sl], res.image[sl]])
         s = 900 / pair.shape[1]
         pair = cv2.resize(pair, None, fx=s, fy=s, interpolation=cv2.INTER_AREA)
-        im = Image.fromarray(pair)
+        # Detail: the window (a third of the face wide) with the most treated pixels,
+        # enlarged so pores and the fills can be judged.
+        fw = int(res.report["faces"][0]["bbox"][2] / 3)
+        removed = (res.masks["removed"] > 0).astype(np.float32)
+        dens = cv2.boxFilter(removed, -1, (fw, fw), normalize=False)
+        cy, cx = np.unravel_index(int(np.argmax(dens)), dens.shape)
+        y0 = int(np.clip(cy - fw // 2, 0, src.shape[0] - fw))
+        x0 = int(np.clip(cx - fw // 2, 0, src.shape[1] - fw))
+        det = np.hstack([src[y0:y0 + fw, x0:x0 + fw], res.image[y0:y0 + fw, x0:x0 + fw]])
+        det = cv2.resize(det, (pair.shape[1], pair.shape[1] // 2),
+                         interpolation=cv2.INTER_CUBIC if fw < 450 else cv2.INTER_AREA)
+        full = np.vstack([pair, np.full((6, pair.shape[1], 3), 255, np.uint8), det])
+        im = Image.fromarray(full)
         d = ImageDraw.Draw(im)
         d.text((8, 8), "before", fill=(255, 255, 255))
         d.text((pair.shape[1] // 2 + 8, 8), "after (retouch, default)", fill=(255, 255, 255))
-        im.save(out / name, quality=88)
+        d.text((8, pair.shape[0] + 14), "detail, enlarged", fill=(255, 255, 255))
+        im.save(out / name, quality=90)
         print(out / name)
 
 

@@ -383,8 +383,10 @@ def localize_imperfections(
         # redder, or melanin's hue (yellowing b at least 0.8x the reddening a);
         # haemoglobin (acne) reddens a more than b.
         brown = c["d"] >= 0.7 * c["red"] or c["yel"] >= 0.8 * c["red"]
-        if r_rel < 0.012 and brown and c["d"] < 16.0 and (
-                _neighbours(c) >= 5 or _field(c) >= FIELD_COUNT):
+        dense = _field(c) >= FIELD_COUNT
+        if brown and c["d"] < 16.0 and (
+                (r_rel < 0.012 and (_neighbours(c) >= 5 or dense))
+                or (r_rel < 0.022 and dense and c["yel"] >= c["red"])):
             typ = "freckle"
         elif is_red:
             raised = c["lstd"] > 2.2 * s_L
