@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install retouch into ./.venv (or the active virtual environment).
 #   bash scripts/setup.sh          # runtime only
-#   bash scripts/setup.sh --dev    # + test and lint tools
+#   bash scripts/setup.sh --dev    # + test and lint tools, and the [learn] extra (torch CPU,
+#                                  #   onnx, onnxruntime) so CI runs the learned-model tests
 # mediapipe 0.10.21 (the last release that ships its face models) is installed with
 # --no-deps: its metadata pins numpy<2, the GUI OpenCV build, jax and sounddevice, none
 # of which the face models need. Its real runtime needs are retouch's own dependencies
@@ -16,7 +17,7 @@ fi
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 python -m pip install -q --no-deps "mediapipe==0.10.21"
 if [ "${1:-}" = "--dev" ]; then
-  python -m pip install -q -e ".[dev]"
+  python -m pip install -q -e ".[dev,learn]"
 else
   python -m pip install -q -e .
 fi

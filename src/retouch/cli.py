@@ -28,6 +28,7 @@ from .types import IMPERFECTION_TYPES
 #: Anything else as first argument is the INPUT of the default retouch command.
 SUBCOMMANDS: dict[str, str] = {
     "chat": "cli_chat", "edit": "cli_edit", "restore": "cli_restore",
+    "train": "cli_train", "eval": "cli_eval", "export": "cli_export",
 }
 
 
@@ -61,6 +62,14 @@ def _build_parser() -> argparse.ArgumentParser:
                    "the freckles\" (replaces --only/--keep/--strength; see docs/instructions.md)")
     p.add_argument("--plan", metavar="JSON_FILE",
                    help="apply a Plan written as JSON (docs/plan.schema.json) instead of -i")
+    p.add_argument("--engine", choices=("builtin", "learned"), default="builtin",
+                   help="builtin (default, no weights) or learned: a trained RetouchFormer "
+                   "given by --checkpoint (see docs/learned.md)")
+    p.add_argument("--checkpoint", metavar="PATH",
+                   help="with --engine learned: a .pt checkpoint (needs retouch[learn]) or an "
+                   ".onnx export (needs onnxruntime)")
+    p.add_argument("--device", default="auto",
+                   help="with --engine learned: auto (default), cpu, cuda, cuda:1...")
     p.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
     p.add_argument("--version", action="version", version=f"retouch {__version__}")
     from .cli_chat import add_interpreter_args
@@ -90,6 +99,12 @@ def _retouch_command(args: argparse.Namespace) -> int:
             raise InvalidInputError("--instruction/--plan replace --only, --keep and --strength; "
                                     "say it in the instruction (e.g. \"remove only the acne, a "
                                     "little\")")
+    if args.engine == "learned" and by_words:
+        raise InvalidInputError("--instruction/--plan work with the built-in engine only; "
+                                "use --only/--keep/--strength with --engine learned")
+    if (args.engine == "learned") != (args.checkpoint is not None):
+        raise InvalidInputError("--engine learned needs --checkpoint PATH, and --checkpoint "
+                                "needs --engine learned")
     if not 0.0 <= args.strength <= 1.0:
         raise InvalidInputError(f"--strength must be in [0, 1]; got {args.strength}")
     if not 0.0 <= args.sensitivity <= 1.0:
@@ -129,13 +144,18 @@ def _retouch_command(args: argparse.Namespace) -> int:
         from .cli_chat import interpreter_from_args
 
         interpreter = interpreter_from_args(args)
+    engine = None
+    if args.engine == "learned":
+        from .learn.engine import LearnedEngine
+
+        engine = LearnedEngine.load(args.checkpoint, device=args.device)
     t0 = time.perf_counter()
     if by_words:
         result = retouch(data, instruction=args.instruction, plan=plan, interpreter=interpreter,
                          sensitivity=args.sensitivity)
     else:
         result = retouch(data, strength=args.strength, only=args.only, keep=args.keep,
-                         sensitivity=args.sensitivity)
+                         sensitivity=args.sensitivity, engine=engine)
     t1 = time.perf_counter()
     save_image(out_path, result.image, source=data, alpha=result.alpha,
                quality=args.quality, overwrite_input=args.overwrite)
