@@ -119,6 +119,11 @@ def _retouch_command(args: argparse.Namespace) -> int:
         if mdir.exists() and not mdir.is_dir():
             raise OutputError(f"{mdir}: --masks must be a folder")
         check_output_dir(mdir, "masks")  # the folder is created; its parent must exist
+    engine = None  # loaded before the photo, so a missing model fails fast
+    if args.engine == "learned":
+        from .learn.engine import LearnedEngine
+
+        engine = LearnedEngine.load(args.checkpoint, device=args.device)
     if args.input == "sample" and not Path("sample").exists():
         from .sample import sample_face
 
@@ -144,11 +149,6 @@ def _retouch_command(args: argparse.Namespace) -> int:
         from .cli_chat import interpreter_from_args
 
         interpreter = interpreter_from_args(args)
-    engine = None
-    if args.engine == "learned":
-        from .learn.engine import LearnedEngine
-
-        engine = LearnedEngine.load(args.checkpoint, device=args.device)
     t0 = time.perf_counter()
     if by_words:
         result = retouch(data, instruction=args.instruction, plan=plan, interpreter=interpreter,

@@ -13,8 +13,10 @@ key                value
 ``config``         the whole experiment config as a dict
                    (:meth:`RetouchFormerConfig.to_dict`); ``config["model"]``
                    rebuilds the network
-``stage``          ``"prior"``, ``"main"`` or ``"done"``: the stage to continue
-``step``           steps already done in ``stage``
+``stage``          ``"prior"`` or ``"main"``: the stage this state belongs to
+``step``           steps done in ``stage`` (``step == train.steps`` of the
+                   ``main`` stage: training is complete; resuming a stage
+                   whose step reached its total moves on to the next one)
 ``model``          state dict of :class:`~retouch.learn.model.RetouchFormer`
                    (``prior.*``, ``masknet.*``, generator keys)
 ``disc``           state dict of the patch discriminator, or ``None``
@@ -52,11 +54,14 @@ def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = {"format": FORMAT, "version": VERSION, "retouch": __version__,
-               "torch": torch.__version__, **payload}
+               "torch": str(torch.__version__), **payload}
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:
         torch.save(payload, tmp)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)   # mkstemp makes 0600; give the usual file mode
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -108,7 +113,7 @@ def load_model(path: str | Path, device: str = "cpu") -> tuple[Any, RetouchForme
     return model, cfg, {"stage": ck["stage"], "step": int(ck["step"]), "path": str(path)}
 
 
-def save_weights(path: str | Path, model: Any, cfg: RetouchFormerConfig, stage: str = "done",
+def save_weights(path: str | Path, model: Any, cfg: RetouchFormerConfig, stage: str = "main",
                  step: int = 0) -> None:
     """Write a weights-only checkpoint of ``model`` (see the module docstring)."""
     save_checkpoint(path, {"config": cfg.to_dict(), "stage": stage, "step": int(step),

@@ -79,6 +79,7 @@ def _train(args: argparse.Namespace) -> int:
         print(json.dumps(cfg.to_dict(), indent=2))
         return 0
     if args.export_weights:
+        Path(cfg.train.out_dir).mkdir(parents=True, exist_ok=True)
         check_output_dir(Path(args.export_weights), "--export-weights")
     from .train import Trainer
 
@@ -88,7 +89,8 @@ def _train(args: argparse.Namespace) -> int:
         if args.export_weights and trainer.is_main:
             from .checkpoint import save_weights
 
-            save_weights(args.export_weights, trainer.model, cfg, trainer.stage, trainer.step)
+            stage, step = trainer.last_saved or ("main", 0)
+            save_weights(args.export_weights, trainer.model, cfg, stage, step)
     finally:
         torch = trainer.torch
         if trainer.world > 1 and torch.distributed.is_initialized():

@@ -171,7 +171,8 @@ class LearnedEngine:
             amounts: per-type treatment amount in ``[0, 1]``.
             removed, type_masks: ``(H, W) uint8`` masks, set to 255 where treated /
                 where each type was found.
-            timings: ``name -> ms``; ``align``, ``infer``, ``paste_back`` are added.
+            timings: ``name -> ms``; ``learned_align``, ``learned_infer`` and
+                ``learned_paste`` are added.
 
         Returns:
             The imperfections found and the extra masks (``{"learned": (H, W) uint8}``).
@@ -239,6 +240,7 @@ class LearnedEngine:
                 out[y0:y1, x0:x1][sel] = q[sel]
                 removed[y0:y1, x0:x1][sel] = 255
             t3 = time.perf_counter()
-            for key, dt in (("align", t1 - t0), ("infer", t2 - t1), ("paste_back", t3 - t2)):
+            for key, dt in (("learned_align", t1 - t0), ("learned_infer", t2 - t1),
+                            ("learned_paste", t3 - t2)):
                 timings[key] = timings.get(key, 0.0) + dt * 1000.0
         return ims, {"learned": soft}

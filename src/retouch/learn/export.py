@@ -29,7 +29,7 @@ from .config import RetouchFormerConfig
 ATOL = 1e-3
 
 
-def export_onnx(model: Any, cfg: RetouchFormerConfig, path: str | Path, *, stage: str = "done",
+def export_onnx(model: Any, cfg: RetouchFormerConfig, path: str | Path, *, stage: str = "main",
                 step: int = 0, opset: int = 17) -> Path:
     """Write ``model``'s inference graph to ``path`` (see the module docstring)."""
     torch = require_torch("ONNX export")

@@ -81,8 +81,12 @@ def ssim(a: np.ndarray, b: np.ndarray, window: int = 11, sigma: float = 1.5) -> 
 
 def difference_mask(source: np.ndarray, target: np.ndarray,
                     threshold: float = DIFF_THRESHOLD) -> np.ndarray:
-    """``(H, W) bool``: where ``max_c |target - source| > threshold`` (``[0, 1]`` units)."""
-    return np.abs(as_float(target) - as_float(source)).max(axis=2) > threshold
+    """``(H, W) bool``: where ``max_c |target - source| > threshold`` (``[0, 1]`` units).
+
+    A difference equal to the threshold (e.g. exactly 4 levels of 255) is not
+    counted, despite float rounding of ``a / 255 - b / 255``.
+    """
+    return np.abs(as_float(target) - as_float(source)).max(axis=2) > threshold + 1e-9
 
 
 def iou(pred: np.ndarray, truth: np.ndarray) -> float:

@@ -123,6 +123,7 @@ class Trainer:
         use_scaler = self.amp_dtype == torch.float16
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=use_scaler)
         self.stage, self.step = STAGES[0], 0
+        self.last_saved: tuple[str, int] | None = None
         self._ddp: dict[str, Any] = {}
 
         ck_path = self._resume_path(resume)
@@ -174,9 +175,9 @@ class Trainer:
         if unexpected or missing:
             raise InvalidInputError(f"{path}: train.init_from weights do not fit this model "
                                     f"({len(missing)} missing, {len(unexpected)} unexpected keys)")
-        if ck["stage"] in ("main", "done") or (ck["stage"] == "prior" and ck["step"] > 0):
-            # A trained prior came with the weights: skip its pretraining.
-            self.stage = "main" if ck["stage"] != "prior" else "prior"
+        if ck["stage"] in ("main", "done"):
+            # The weights come from the retoucher stage, so their prior is trained: skip it.
+            self.stage = "main"
         self._say(f"initialized from {path} (its stage {ck['stage']}, step {ck['step']})")
 
     def state(self) -> dict[str, Any]:
@@ -195,6 +196,7 @@ class Trainer:
         ck_dir = self.out / "checkpoints"
         path = ck_dir / f"{self.stage}_{self.step:07d}.pt"
         payload = self.state()
+        self.last_saved = (self.stage, self.step)
         save_checkpoint(path, payload)
         save_checkpoint(ck_dir / "last.pt", payload)
         old = sorted(p for p in ck_dir.glob("*_???????.pt"))
@@ -348,11 +350,9 @@ class Trainer:
             else:
                 self.model.prior.train()
             if self.step < total:
-                records += self._run_stage(total)
+                records += self._run_stage(total)   # saves at the stage's last step
             self.stage = "main" if self.stage == "prior" else "done"
             self.step = 0
-            if self.stage == "done" or total > 0:
-                self.save()
         if self.world > 1 and torch.distributed.is_initialized():
             torch.distributed.barrier()
         return records
@@ -380,7 +380,7 @@ class Trainer:
             if self.is_main and t.sample_every > 0 and (self.step % t.sample_every == 0
                                                        or self.step == total):
                 self.sample_grid()
-            if t.ckpt_every > 0 and self.step % t.ckpt_every == 0 and self.step < total:
+            if (t.ckpt_every > 0 and self.step % t.ckpt_every == 0) or self.step == total:
                 self.save()
         return records
 
