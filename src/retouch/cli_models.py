@@ -33,7 +33,7 @@ def run_model_command(verb: str, argv: list[str]) -> int:
              f"models: {', '.join(sorted(table))}\n"
              f"run `retouch {verb} MODEL --help` for a model's options")
     if not argv or argv[0] in ("-h", "--help"):
-        print(usage)
+        print(usage, file=sys.stdout if argv else sys.stderr)
         return 0 if argv else 2
     name = argv[0]
     if name not in table:

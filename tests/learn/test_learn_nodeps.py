@@ -43,3 +43,14 @@ def test_learned_commands_exit_4_with_the_install_hint(tmp_path):
         assert r.returncode == 4, (argv, r.stderr)
         assert "pip install 'retouch[learn]'" in r.stderr, r.stderr
         assert r.stderr.count("\n") == 1            # one line, no traceback
+
+
+def test_model_command_dispatch(capsys):
+    from retouch.cli import run
+    from retouch.cli_models import MODEL_COMMANDS
+
+    assert set(MODEL_COMMANDS) == {"train", "eval", "export"}
+    assert run(["train"]) == 2 and "models: retouchformer" in capsys.readouterr().err
+    assert run(["eval", "--help"]) == 0 and "retouchformer" in capsys.readouterr().out
+    assert run(["train", "nosuchmodel"]) == 2
+    assert "unknown model 'nosuchmodel'" in capsys.readouterr().err

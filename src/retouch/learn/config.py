@@ -67,7 +67,7 @@ class ModelConfig:
     """
 
     image_size: int = 512
-    prior_channels: tuple[int, ...] = (64, 128, 256, 256, 256)
+    prior_channels: tuple[int, ...] = (32, 64, 128, 256, 256)
     codebook_size: int = 1024
     codebook_dim: int = 256
     mask_channels: tuple[int, ...] = (32, 64, 128, 256)

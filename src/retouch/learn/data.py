@@ -305,3 +305,45 @@ def iterate_pairs(root: str | Path, split: str = "test",
     pairs = ffhqr_pairs(root, split)
     for s, t in pairs[:limit] if limit else pairs:
         yield s.name, read_rgb(s), read_rgb(t)
+
+
+def write_synthetic_pairs(clean_dir: str | Path, out_root: str | Path, *, split: str = "test",
+                          size: int = 256, seeds: tuple[int, ...] = (0,),
+                          framing: Framing | None = None, blemish_scale: float = 1.0,
+                          prep_size: int = 512) -> list[str]:
+    """Write synthetic pairs of every clean photo in ``clean_dir`` in the FFHQR layout.
+
+    Each photo is aligned to ``framing`` at ``prep_size``, blemishes are planted
+    with each seed of ``seeds``, and ``(planted, clean)`` resized to ``size`` go to
+    ``out_root/{split}/source/NAME_sSEED.png`` and ``.../target/`` -- a held-out
+    test set for ``retouch eval`` when FFHQR is not at hand.
+
+    Returns:
+        The file names written.
+    """
+    from PIL import Image
+
+    from ..synth import face_skin_mask, plant_blemishes
+
+    framing = framing or Framing()
+    out_root = Path(out_root)
+    (out_root / split / "source").mkdir(parents=True, exist_ok=True)
+    (out_root / split / "target").mkdir(parents=True, exist_ok=True)
+    names = []
+    for p in list_images(clean_dir):
+        crop = align_photo(read_rgb(p), prep_size, framing)
+        if crop is None:
+            warnings.warn(f"{p}: no face found; skipped", RuntimeWarning, stacklevel=2)
+            continue
+        skin, face_size = face_skin_mask(crop)
+        for seed in seeds:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                planted = plant_blemishes(crop, skin, face_size_px=face_size * blemish_scale,
+                                          rng=seed)
+            name = f"{p.stem}_s{seed}.png"
+            Image.fromarray(resize_square(planted.image, size)).save(
+                out_root / split / "source" / name)
+            Image.fromarray(resize_square(crop, size)).save(out_root / split / "target" / name)
+            names.append(name)
+    return names

@@ -52,7 +52,11 @@ def ssim(x: torch.Tensor, y: torch.Tensor, window: int = 11, sigma: float = 1.5)
     same definition as :func:`retouch.learn.metrics.ssim` (numpy). Windows
     larger than the image shrink to its size (odd).
     """
-    x, y = x.float(), y.float()
+    with torch.autocast(device_type=x.device.type, enabled=False):   # float32 under AMP too
+        return _ssim(x.float(), y.float(), window, sigma)
+
+
+def _ssim(x: torch.Tensor, y: torch.Tensor, window: int, sigma: float) -> torch.Tensor:
     size = min(window, x.shape[-1], x.shape[-2])
     size -= (size + 1) % 2
     g = _gauss_window(size, sigma, x.device)

@@ -54,12 +54,13 @@ class VectorQuantizer(nn.Module):
         """Quantize ``z`` ``(B, D, h, w)``; ``with_stats=False`` skips loss and perplexity
         (returned as zeros), which keeps the inference graph exportable."""
         b, d, h, w = z.shape
-        z = F.normalize(z.float(), dim=1)
-        flat = z.permute(0, 2, 3, 1).reshape(-1, d)                       # (N, D)
-        codes = F.normalize(self.codebook.weight.float(), dim=1)           # (K, D)
-        # Unit vectors: argmin of the distance is argmax of the dot product.
-        idx = torch.argmax(flat @ codes.t(), dim=1)                        # (N,)
-        q = F.embedding(idx, codes).view(b, h, w, d).permute(0, 3, 1, 2)
+        with torch.autocast(device_type=z.device.type, enabled=False):   # lookup in float32
+            z = F.normalize(z.float(), dim=1)
+            flat = z.permute(0, 2, 3, 1).reshape(-1, d)                   # (N, D)
+            codes = F.normalize(self.codebook.weight.float(), dim=1)       # (K, D)
+            # Unit vectors: argmin of the distance is argmax of the dot product.
+            idx = torch.argmax(flat @ codes.t(), dim=1)                    # (N,)
+            q = F.embedding(idx, codes).view(b, h, w, d).permute(0, 3, 1, 2)
         z_q = z + (q - z).detach()
         if not with_stats:
             zero = z.new_zeros(())
