@@ -204,6 +204,7 @@ class LearnedEngine:
             box = (int(x0), int(y0), int(x1), int(y1))
             if x1 - x0 < 2 or y1 - y0 < 2:
                 continue
+            kinds: dict[str, np.ndarray] = {}
             for k in range(1, n):
                 region = labels == k
                 peak = float(m[region].max())
@@ -224,7 +225,9 @@ class LearnedEngine:
                     center_xy=(float(cx), float(cy)),
                     radius_px=float(np.sqrt(region.sum() / np.pi) / al.scale),
                     score=min(1.0, max(0.0, peak)), region="skin", removed=amount > 0))
-                t_map = warp_mask_to_image(region.astype(np.float32), al, box)
+                kinds.setdefault(kind, np.zeros((s, s), np.float32))[region] = 1.0
+            for kind, crop_mask in kinds.items():   # one warp per type, not per instance
+                t_map = warp_mask_to_image(crop_mask, al, box)
                 type_masks[kind][y0:y1, x0:x1][t_map > 0.5] = 255
             a_img = warp_mask_to_image(alpha, al, box)
             a_img = np.where(a_img >= ALPHA_EPS, a_img, 0.0).astype(np.float32)
