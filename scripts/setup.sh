@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Install retouch into ./.venv (or the active virtual environment).
 #   bash scripts/setup.sh          # runtime only
-#   bash scripts/setup.sh --dev    # + test and lint tools, the [serve] and [batch] extras,
-#                                  #   and Debian's chromium for the browser tests
+#   bash scripts/setup.sh --dev    # + test and lint tools, the [serve], [batch] and [learn]
+#                                  #   extras (torch CPU, onnx, onnxruntime), and Debian's
+#                                  #   chromium for the browser tests
 # mediapipe 0.10.21 (the last release that ships its face models) is installed with
 # --no-deps: its metadata pins numpy<2, the GUI OpenCV build, jax and sounddevice, none
 # of which the face models need. Its real runtime needs are retouch's own dependencies
@@ -17,7 +18,7 @@ fi
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 python -m pip install -q --no-deps "mediapipe==0.10.21"
 if [ "${1:-}" = "--dev" ]; then
-  python -m pip install -q -e ".[dev]"
+  python -m pip install -q -e ".[dev,learn]"
   # Browser tests drive Debian's chromium with Playwright (never `playwright install`:
   # no browser downloads). Install it when missing and apt is usable; otherwise the
   # browser tests skip and say why.

@@ -35,6 +35,7 @@ from .types import IMPERFECTION_TYPES
 SUBCOMMANDS: dict[str, str] = {
     "chat": "cli_chat", "edit": "cli_edit", "restore": "cli_restore",
     "serve": "cli_serve", "batch": "cli_batch",
+    "train": "cli_train", "eval": "cli_eval", "export": "cli_export",
 }
 
 
@@ -62,6 +63,14 @@ def _build_parser() -> argparse.ArgumentParser:
                    "the freckles\" (replaces --only/--keep/--strength; see docs/instructions.md)")
     p.add_argument("--plan", metavar="JSON_FILE",
                    help="apply a Plan written as JSON (docs/plan.schema.json) instead of -i")
+    p.add_argument("--engine", choices=("builtin", "learned"), default="builtin",
+                   help="builtin (default, no weights) or learned: a trained RetouchFormer "
+                   "given by --checkpoint (see docs/learned.md)")
+    p.add_argument("--checkpoint", metavar="PATH",
+                   help="with --engine learned: a .pt checkpoint (needs retouch[learn]) or an "
+                   ".onnx export (needs onnxruntime)")
+    p.add_argument("--device", default="auto",
+                   help="with --engine learned: auto (default), cpu, cuda, cuda:1...")
     from .cli_chat import add_interpreter_args
 
     add_interpreter_args(p)
@@ -90,6 +99,12 @@ def _retouch_command(args: argparse.Namespace) -> int:
             raise InvalidInputError("--instruction/--plan replace --only, --keep and --strength; "
                                     "say it in the instruction (e.g. \"remove only the acne, a "
                                     "little\")")
+    if args.engine == "learned" and by_words:
+        raise InvalidInputError("--instruction/--plan work with the built-in engine only; "
+                                "use --only/--keep/--strength with --engine learned")
+    if (args.engine == "learned") != (args.checkpoint is not None):
+        raise InvalidInputError("--engine learned needs --checkpoint PATH, and --checkpoint "
+                                "needs --engine learned")
     if not 0.0 <= args.strength <= 1.0:
         raise InvalidInputError(f"--strength must be in [0, 1]; got {args.strength}")
     if not 0.0 <= args.sensitivity <= 1.0:
@@ -100,6 +115,11 @@ def _retouch_command(args: argparse.Namespace) -> int:
         if mdir.exists() and not mdir.is_dir():
             raise OutputError(f"{mdir}: --masks must be a folder")
         check_output_dir(mdir, "masks")  # the folder is created; its parent must exist
+    engine = None  # loaded before the photo, so a missing model fails fast
+    if args.engine == "learned":
+        from .learn.engine import LearnedEngine
+
+        engine = LearnedEngine.load(args.checkpoint, device=args.device)
     if args.input == "sample" and not Path("sample").exists():
         from .sample import sample_face
 
@@ -127,7 +147,7 @@ def _retouch_command(args: argparse.Namespace) -> int:
                          sensitivity=args.sensitivity)
     else:
         result = retouch(data, strength=args.strength, only=args.only, keep=args.keep,
-                         sensitivity=args.sensitivity)
+                         sensitivity=args.sensitivity, engine=engine)
     t1 = time.perf_counter()
     save_image(out_path, result.image, source=data, alpha=result.alpha,
                quality=args.quality, overwrite_input=args.overwrite)

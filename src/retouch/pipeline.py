@@ -147,22 +147,36 @@ class RetouchPipeline:
     Args:
         detector: any :class:`~retouch.detect.FaceDetector`; default MediaPipe.
         sensitivity: localizer sensitivity in ``[0, 1]``.
+        engine: ``None`` for the built-in engine, or a learned engine (e.g.
+            :class:`retouch.learn.engine.LearnedEngine`): after detection it
+            aligns, localizes and pastes back each face itself through
+            ``engine.apply(data, faces, out, amounts, removed, type_masks, timings_ms)
+            -> (imperfections, extra_masks)``; ``engine.describe()`` goes to the
+            report's ``engine`` entry.
     """
 
-    def __init__(self, detector: FaceDetector | None = None, *, sensitivity: float = 0.5) -> None:
+    def __init__(self, detector: FaceDetector | None = None, *, sensitivity: float = 0.5,
+                 engine: Any = None) -> None:
         self.detector = detector
         self.sensitivity = float(sensitivity)
+        self.engine = engine
 
     # -- measuring stages ---------------------------------------------------
-    def analyze(self, data: ImageData, timer: _Timer | None = None) -> tuple[list[Face],
-                                                                         list[FaceAnalysis]]:
-        """Detect, align, parse and localize every face of ``data``."""
+    def detect(self, data: ImageData, timer: _Timer | None = None) -> list[Face]:
+        """Every face of ``data`` (detection on an 8-bit view of the pixels)."""
         timer = timer or _Timer()
         t = time.perf_counter()
         px8 = data.pixels if data.pixels.dtype == np.uint8 else \
             (data.pixels >> 8).astype(np.uint8)
         faces = (self.detector or get_detector()).detect(px8)
-        t = timer.add("detect", t)
+        timer.add("detect", t)
+        return faces
+
+    def analyze(self, data: ImageData, timer: _Timer | None = None) -> tuple[list[Face],
+                                                                         list[FaceAnalysis]]:
+        """Detect, align, parse and localize every face of ``data``."""
+        timer = timer or _Timer()
+        faces = self.detect(data, timer)
         analyses = []
         maxv = float(data.max_value)
         for face in faces:
@@ -200,7 +214,10 @@ class RetouchPipeline:
         data = image if isinstance(image, ImageData) else load_image(image)
         timer.add("load", t)
         H, W = data.pixels.shape[:2]
-        faces, analyses = analysis if analysis is not None else self.analyze(data, timer)
+        if self.engine is not None:  # a learned engine aligns and localizes by itself
+            faces, analyses = self.detect(data, timer), []
+        else:
+            faces, analyses = analysis if analysis is not None else self.analyze(data, timer)
 
         t = time.perf_counter()
         out = data.pixels.copy()
@@ -214,12 +231,20 @@ class RetouchPipeline:
                                         instance_amount)
             imperfections += ims
             t_syn += t_f
+        extra_masks: dict[str, np.ndarray] = {}
+        if self.engine is not None:
+            t_e = time.perf_counter()
+            imperfections, extra_masks = self.engine.apply(
+                data, faces, out, amounts, removed, type_masks, timer.ms)
+            t_syn += (time.perf_counter() - t_e) * 1000.0
         timer.ms["synthesize"] = t_syn
         timer.add("paste_back", t + t_syn / 1000.0)
         timer.ms["total"] = (time.perf_counter() - t_all) * 1000.0
 
         report = self._report(data, faces, imperfections, amounts, strength, only, keep, timer)
-        masks = {"removed": removed, **type_masks}
+        if self.engine is not None:
+            report["engine"] = self.engine.describe()
+        masks = {"removed": removed, **type_masks, **extra_masks}
         return RetouchResult(image=out, report=report, masks=masks, alpha=data.alpha, source=data)
 
     def _apply_face(
@@ -333,6 +358,7 @@ def retouch(
     only: Iterable[str] | str | None = None, keep: Iterable[str] | str | None = None,
     sensitivity: float = 0.5, detector: FaceDetector | None = None,
     instruction: str | None = None, plan: Any = None, interpreter: Any = None,
+    engine: Any = None,
 ) -> RetouchResult:
     """Retouch every face of a photo.
 
@@ -352,13 +378,19 @@ def retouch(
         plan: a :class:`retouch.plan.Plan` to apply instead of ``instruction``.
         interpreter: a :class:`retouch.interpret.Interpreter` for ``instruction``
             (default: the built-in, offline one).
+        engine: ``None`` (built-in) or a learned engine, e.g.
+            ``retouch.learn.LearnedEngine.load("model.pt")`` (see ``docs/learned.md``);
+            not combinable with ``instruction``/``plan``.
 
     Returns:
         :class:`~retouch.types.RetouchResult` with ``.image`` (same shape and
         dtype as the decoded input), ``.report`` (JSON-ready dict) and
         ``.masks`` (``"removed"`` plus one per type, ``uint8`` 0/255).
     """
-    pipeline = RetouchPipeline(detector, sensitivity=sensitivity)
+    pipeline = RetouchPipeline(detector, sensitivity=sensitivity, engine=engine)
+    if engine is not None and (instruction is not None or plan is not None):
+        raise InvalidInputError("instructions and plans work with the built-in engine only; "
+                                "drop `engine` or use `only`/`keep`/`strength`")
     if instruction is not None or plan is not None:
         if only is not None or keep is not None or strength != NATURAL_STRENGTH:
             raise InvalidInputError(

@@ -1,0 +1,67 @@
+"""Configs: presets, YAML/JSON files, overrides, validation messages (no torch needed)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from retouch.errors import InvalidInputError
+from retouch.learn.config import (
+    RetouchFormerConfig,
+    apply_overrides,
+    load_config,
+    paper512,
+    tiny,
+)
+
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+
+
+def test_presets_are_valid_and_paper_scale_matches_the_paper():
+    tiny().check()
+    p = paper512().model
+    p.check()
+    assert (p.image_size, p.codebook_size, p.codebook_dim) == (512, 1024, 256)
+    assert (p.token_grid, p.depth, p.heads, len(p.enc_channels)) == (64, 7, 8, 6)
+
+
+def test_dict_round_trip():
+    cfg = tiny()
+    assert RetouchFormerConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
+
+
+@pytest.mark.parametrize("path", sorted(CONFIGS.glob("*.yaml")), ids=lambda p: p.name)
+def test_shipped_yaml_configs_load(path):
+    pytest.importorskip("yaml")
+    cfg = load_config(path)
+    assert cfg.model.image_size in (64, 512)
+
+
+def test_partial_json_file_keeps_base_values(tmp_path):
+    f = tmp_path / "c.json"
+    f.write_text(json.dumps({"base": "tiny", "train": {"lr": 0.01}, "data": {"flip": False}}))
+    cfg = load_config(f)
+    assert cfg.train.lr == 0.01 and cfg.data.flip is False
+    assert cfg.model == tiny().model and cfg.train.steps == tiny().train.steps
+
+
+def test_unknown_keys_and_bad_values_are_named(tmp_path):
+    f = tmp_path / "c.json"
+    f.write_text(json.dumps({"base": "tiny", "train": {"learning_rate": 0.01}}))
+    with pytest.raises(InvalidInputError, match="unknown key.*learning_rate"):
+        load_config(f)
+    with pytest.raises(InvalidInputError, match="paired_fraction must be in"):
+        apply_overrides(tiny(), ["data.paired_fraction=1.5"])
+    with pytest.raises(InvalidInputError, match="multiple of 8"):
+        apply_overrides(tiny(), ["model.image_size=60"])
+    with pytest.raises(InvalidInputError, match="not found"):
+        load_config(tmp_path / "missing.yaml")
+
+
+def test_overrides_parse_json_values():
+    cfg = apply_overrides(tiny(), ["model.enc_channels=[8, 8, 16, 16]", "train.amp=off",
+                                   "data.synthetic_dirs=[\"a\", \"b\"]"])
+    assert cfg.model.enc_channels == (8, 8, 16, 16)
+    assert cfg.train.amp == "off" and cfg.data.synthetic_dirs == ["a", "b"]
