@@ -1,6 +1,7 @@
-"""``retouch restore INPUT -o OUTPUT [--fidelity F] [--background] [--report R]``.
+"""``retouch restore INPUT -o OUTPUT [--fidelity F] [--background] [--report R] [--checkpoint CK]``.
 
-Blind face restoration with the built-in CPU engine (see ``docs/restore.md``).
+Blind face restoration with the built-in CPU engine, or with a trained learned
+restorer given by ``--checkpoint`` (see ``docs/restore.md``).
 Same error contract as the main command (:mod:`retouch.cli`): one line on
 stderr, a non-zero exit code, the input untouched and no partial output.
 """
@@ -31,6 +32,15 @@ def _build_parser() -> argparse.ArgumentParser:
                    "(default 0.5)")
     p.add_argument("--background", action="store_true",
                    help="also restore the whole image, not only the faces")
+    p.add_argument("--checkpoint", metavar="PATH",
+                   help="restore faces with a learned restorer trained by `retouch train restore` "
+                   "(.pt; needs retouch[learn]); without it the built-in engine runs")
+    p.add_argument("--device", default="auto",
+                   help="with --checkpoint: auto (default), cpu, cuda, cuda:1...")
+    p.add_argument("--seed", type=int, default=0,
+                   help="with --checkpoint: seed of the diffusion sampler's noise (default 0)")
+    p.add_argument("--sample-steps", type=int,
+                   help="with --checkpoint: DDIM steps (default: the checkpoint's)")
     p.add_argument("--report", metavar="PATH",
                    help="write a JSON report (estimated degradations, steps applied)")
     p.add_argument("--quality", type=int, default=95, help="JPEG/WebP quality (default 95)")
@@ -53,13 +63,22 @@ def _command(args: argparse.Namespace) -> int:
     check_output_dir(out_path, "output")
     if args.report:
         check_output_dir(Path(args.report), "report")
+    if args.checkpoint is None and (args.sample_steps is not None or args.seed != 0
+                                    or args.device != "auto"):
+        raise InvalidInputError("--device, --seed and --sample-steps need --checkpoint")
+    engine = None  # loaded before the photo, so a missing model fails fast
+    if args.checkpoint is not None:
+        from .learn.restore.engine import LearnedRestorer
+
+        engine = LearnedRestorer.load(args.checkpoint, device=args.device, seed=args.seed,
+                                      steps=args.sample_steps)
     data = load_image(args.input, max_pixels=args.max_pixels)
     if data.path is not None and out_path.exists() and not args.overwrite \
             and out_path.resolve() == data.path.resolve():
         raise OutputError(f"{out_path}: refusing to overwrite the input "
                           "(pass --overwrite to allow it)")
     t0 = time.perf_counter()
-    result = restore(data, args.fidelity, background=args.background)
+    result = restore(data, args.fidelity, background=args.background, engine=engine)
     t1 = time.perf_counter()
     save_image(out_path, result.image, source=data, quality=args.quality,
                overwrite_input=args.overwrite)
@@ -73,7 +92,8 @@ def _command(args: argparse.Namespace) -> int:
         for f in rep["faces"]:
             steps = ", ".join(s["step"] for s in f["steps"]) or "nothing needed"
             parts.append(f"face {f['index']}: {steps}")
-        msg = f"{out_path}: " + ("; ".join(parts) if parts else "no face found")
+        msg = f"{out_path}: [{rep['engine']} engine] " + ("; ".join(parts) if parts
+                                                          else "no face found")
         if rep["background"] is not None:
             steps = ", ".join(s["step"] for s in rep["background"]["steps"]) or "nothing needed"
             msg += f"; background: {steps}"
