@@ -125,8 +125,9 @@ def evaluate_restore(predict: Predictor, size: int, data_dir: str | Path, *,
 
 def torch_restore_predictor(model: Any, device: str = "cpu", *, seed: int = 0,
                             steps: int | None = None) -> Predictor:
-    """``predict`` for :func:`evaluate_restore` from a :class:`~retouch.learn.restore.network.VSPBFR`;
-    every call samples its codes from a generator seeded with ``seed`` (deterministic)."""
+    """``predict`` for :func:`evaluate_restore` from a
+    :class:`~retouch.learn.restore.network.VSPBFR`; every call samples its codes from a
+    generator seeded with ``seed`` (deterministic)."""
     import torch
 
     def predict(x: np.ndarray) -> np.ndarray:

@@ -81,11 +81,13 @@ class ModConv2d(nn.Module):
 
 
 class StyleAffine(nn.Linear):
-    """Style vector ``(B, style_in)`` -> modulation ``(B, C)``, initially all ones."""
+    """Style vector ``(B, style_in)`` -> modulation ``(B, C)``, initially ``1 +`` a small
+    random function of the style (bias 1, weights at a quarter of PyTorch's default)."""
 
     def __init__(self, style_in: int, channels: int) -> None:
         super().__init__(style_in, channels)
-        nn.init.zeros_(self.weight)
+        with torch.no_grad():
+            self.weight.mul_(0.25)
         nn.init.ones_(self.bias)
 
 
