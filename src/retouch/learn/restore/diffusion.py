@@ -74,7 +74,7 @@ def _project(z0: torch.Tensor) -> torch.Tensor:
 @torch.no_grad()
 def ddim_sample(model: Denoiser, schedule: NoiseSchedule, cond: torch.Tensor, steps: int, *,
                 prediction: str = "x0", generator: torch.Generator | None = None,
-                eta: float = 0.0) -> torch.Tensor:
+                eta: float = 0.0, init_noise: torch.Tensor | None = None) -> torch.Tensor:
     """Sample clean codes given the condition codes ``cond`` ``(B, L, D)``.
 
     Args:
@@ -86,12 +86,14 @@ def ddim_sample(model: Denoiser, schedule: NoiseSchedule, cond: torch.Tensor, st
         generator: source of the starting noise (and of the noise for
             ``eta > 0``); on ``cond``'s device. ``None`` uses torch's global RNG.
         eta: 0 for deterministic DDIM, 1 for DDPM-like ancestral sampling.
+        init_noise: the starting noise ``(B, L, D)`` (instead of drawing it).
 
     Returns:
         ``(B, L, D)`` float32 normalized codes.
     """
     shape, dev = cond.shape, cond.device
-    z = torch.randn(shape, generator=generator, device=dev, dtype=torch.float32)
+    z = (torch.randn(shape, generator=generator, device=dev, dtype=torch.float32)
+         if init_noise is None else init_noise.float())
     ts = schedule.sample_timesteps(steps)
     abar = schedule.alpha_bar
     x0 = z

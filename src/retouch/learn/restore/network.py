@@ -330,11 +330,14 @@ class VSPBFR(nn.Module):
         return self.style.encoder(x)
 
     def predict_codes(self, y: torch.Tensor, *, generator: torch.Generator | None = None,
-                      steps: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(clean codes, condition codes)`` for degraded crops ``y`` (DDIM, eta 0)."""
+                      steps: int | None = None, init_noise: torch.Tensor | None = None
+                      ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(clean codes, condition codes)`` for degraded crops ``y`` (DDIM, eta 0), from
+        noise drawn with ``generator`` or given as ``init_noise`` ``(B, L, D)``."""
         cond = self.encode(y)
         z = ddim_sample(self.diffuser, self.schedule, cond, steps or self.cfg.sample_steps,
-                        prediction=self.cfg.prediction, generator=generator)
+                        prediction=self.cfg.prediction, generator=generator,
+                        init_noise=init_noise)
         return z, cond
 
     def forward(self, y: torch.Tensor, generator: torch.Generator | None = None,

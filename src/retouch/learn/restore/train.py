@@ -23,8 +23,11 @@ and ``checkpoints/{stage}_{step:07d}.pt``, format in
 ``samples/{stage}_{step:07d}.png``.
 
 Determinism: model init from ``train.seed``; torch reseeded from
-``(seed, stage, step)`` before every step (this also fixes the DDIM noise of
-the restoration stage); data from ``(seed, kind, step, slot)``. A resumed run
+``(seed, stage, step)`` before every step; data from ``(seed, kind, step,
+slot)``. Per-sample random draws (diffusion timesteps and noise, the DDIM
+starting noise of the restoration stage) are made for the whole global batch
+and sliced by rank, so ``N`` DDP processes with batch ``B`` see the same
+samples *and* noise as one process with batch ``N * B``. A resumed run
 continues exactly as the uninterrupted one (bit-identical on the CPU).
 """
 
@@ -141,6 +144,11 @@ class RestoreTrainer(Trainer):
         self.torch.manual_seed(int(np.random.SeedSequence(
             [self.cfg.train.seed, stage_id, self.step]).generate_state(1)[0]))
 
+    def _global_draw(self, fn: Callable[[int], Any]) -> Any:
+        """``fn(world * B)`` sliced to this process's ``B`` rows (see Determinism)."""
+        b = self.cfg.train.batch_size
+        return fn(self.world * b)[self.rank * b:(self.rank + 1) * b]
+
     def _total(self, stage: str) -> int:
         t = self.cfg.train
         return {"style": t.style_steps, "diffusion": t.diffusion_steps, "restore": t.steps}[stage]
@@ -202,8 +210,9 @@ class RestoreTrainer(Trainer):
         y, x = batch["degraded"], batch["clean"]
         with torch.no_grad(), self._autocast():
             z0, cond = m.encode(x).float(), m.encode(y).float()
-        t = torch.randint(0, m.schedule.timesteps, (x.shape[0],), device=self.device)
-        noise = torch.randn_like(z0)
+        t = self._global_draw(lambda n: torch.randint(0, m.schedule.timesteps, (n,),
+                                                      device=self.device))
+        noise = self._global_draw(lambda n: torch.randn((n, *z0.shape[1:]), device=self.device))
         z_t = m.schedule.q_sample(z0, t, noise)
         target = z0 if self.cfg.model.prediction == "x0" else noise
         diff = self._wrapped("diffusion", m.diffuser)
@@ -222,8 +231,11 @@ class RestoreTrainer(Trainer):
 
         torch, m, lc = self.torch, self.model, self.cfg.loss
         y, x = batch["degraded"], batch["clean"]
+        cfg_m = self.cfg.model
+        init = self._global_draw(lambda n: torch.randn((n, cfg_m.style_tokens, cfg_m.style_dim),
+                                                       device=self.device))
         with torch.no_grad(), self._autocast():
-            z, _ = m.predict_codes(y)
+            z, _ = m.predict_codes(y, init_noise=init)
             z_clean = m.encode(x).float() if lc.code > 0 else None
         adv_on = lc.adv > 0 and self.step >= lc.adv_start
         d_params = list(self.disc.parameters())
