@@ -27,7 +27,7 @@ def test_modconv_equals_per_sample_modulated_demodulated_weights():
     s = torch.rand(3, 6) + 0.5
     y = conv(x, s)
     for b in range(3):
-        w = conv.weight * s[b][None, :, None, None]
+        w = conv.weight * conv.scale * s[b][None, :, None, None]
         w = w / (w.pow(2).sum(dim=(1, 2, 3), keepdim=True) + 1e-8).sqrt()
         ref = F.conv2d(x[b:b + 1], w, conv.bias, padding=2, dilation=2)
         assert torch.allclose(y[b:b + 1], ref, atol=1e-5)

@@ -274,7 +274,7 @@ def tiny() -> RestoreConfig:
                              "noise_sigma": [0.0, 10.0], "jpeg_quality": [60, 95]}),
         loss=RestoreLossConfig(adv_start=0),
         train=RestoreTrainConfig(out_dir="runs/vspbfr_tiny", batch_size=2, style_steps=30,
-                                 diffusion_steps=30, steps=60, style_lr=2e-3, diffusion_lr=2e-3,
+                                 diffusion_steps=30, steps=60, style_lr=5e-3, diffusion_lr=2e-3,
                                  lr=2e-3, disc_lr=1e-3, log_every=5, sample_every=20,
                                  ckpt_every=20, samples=2),
     )

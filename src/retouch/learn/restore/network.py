@@ -55,6 +55,12 @@ class ModConv2d(nn.Module):
     an affine map of the style (see :class:`StyleAffine`), kept outside so that
     several convolutions reading the same input can share it.
 
+    Equalized learning rate (as StyleGAN): ``W`` is stored ``N(0, 1)`` and scaled
+    by ``1 / sqrt(C_in k^2)`` when used, so Adam's steps are the same fraction of
+    every layer's weights whatever its fan-in (without it, the first steps of
+    the 512 px preset blew the style generator's output up: measured L1 0.25 ->
+    1.7 after one step at 256 px).
+
     Args:
         cin, cout: channels. kernel: odd kernel side. dilation: dilation rate.
         demodulate: apply ``d`` (off for the 1x1 to-RGB layers).
@@ -63,32 +69,39 @@ class ModConv2d(nn.Module):
     def __init__(self, cin: int, cout: int, kernel: int, *, dilation: int = 1,
                  demodulate: bool = True) -> None:
         super().__init__()
-        self.weight = nn.Parameter(torch.randn(cout, cin, kernel, kernel)
-                                   / math.sqrt(cin * kernel * kernel))
+        self.weight = nn.Parameter(torch.randn(cout, cin, kernel, kernel))
         self.bias = nn.Parameter(torch.zeros(cout))
+        self.scale = 1.0 / math.sqrt(cin * kernel * kernel)
         self.dilation, self.pad, self.demodulate = dilation, dilation * (kernel // 2), demodulate
 
     def forward(self, x: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
         """``x`` ``(B, C_in, H, W)``, ``s`` ``(B, C_in)`` -> ``(B, C_out, H, W)``."""
-        w = self.weight.to(x.dtype)
+        w = (self.weight * self.scale).to(x.dtype)
         y = F.conv2d(x * s[:, :, None, None].to(x.dtype), w, padding=self.pad,
                      dilation=self.dilation)
         if self.demodulate:
-            w2 = self.weight.float().pow(2).sum(dim=(2, 3))            # (C_out, C_in)
+            w2 = (self.weight.float() * self.scale).pow(2).sum(dim=(2, 3))  # (C_out, C_in)
             d = torch.rsqrt(s.float().pow(2) @ w2.t() + 1e-8)          # (B, C_out)
             y = y * d[:, :, None, None].to(y.dtype)
         return y + self.bias.to(y.dtype)[None, :, None, None]
 
 
-class StyleAffine(nn.Linear):
-    """Style vector ``(B, style_in)`` -> modulation ``(B, C)``, initially ``1 +`` a small
-    random function of the style (bias 1, weights at a quarter of PyTorch's default)."""
+class StyleAffine(nn.Module):
+    """Style vector ``(B, style_in)`` -> modulation ``(B, C)``: ``1 + A s`` at init.
+
+    Equalized learning rate: the weights are stored ``N(0, 0.25^2)`` and
+    scaled by ``1 / sqrt(style_in)`` when used, so a unit-variance style gives
+    modulations ``1 +- 0.25`` at init; the bias starts at 1.
+    """
 
     def __init__(self, style_in: int, channels: int) -> None:
-        super().__init__(style_in, channels)
-        with torch.no_grad():
-            self.weight.mul_(0.25)
-        nn.init.ones_(self.bias)
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(channels, style_in) * 0.25)
+        self.bias = nn.Parameter(torch.ones(channels))
+        self.scale = 1.0 / math.sqrt(style_in)
+
+    def forward(self, style: torch.Tensor) -> torch.Tensor:
+        return F.linear(style, self.weight * self.scale, self.bias)
 
 
 class StyleEncoder(nn.Module):
