@@ -33,17 +33,16 @@ def test_tiny_restorer_overfits_two_degraded_faces(tmp_path, ffhq2):
     tr = RestoreTrainer(cfg, log=None)
     tr.run()
     recs = _records(tmp_path)
-    for stage, factor in (("style", 1.8), ("diffusion", 2.0), ("restore", 1.8)):
+    for stage, factor in (("style", 1.8), ("restore", 1.8)):
         r = [x["loss"] for x in recs if x["stage"] == stage]
-        # Measured on the project machine: style 0.379 -> 0.179, diffusion 0.0012 -> 0.0004,
-        # restore 0.058 -> 0.023 (means of the first and last 5 steps).
+        # Measured on the project machine: style 0.360 -> 0.174, restore 0.061 -> 0.031
+        # (means of the first and last 5 steps).
         assert np.mean(r[-5:]) < np.mean(r[:5]) / factor, (stage, r[:5], r[-5:])
-    # The diffuser starts at its condition (the degraded face's code) and ends predicting the
-    # clean code ~4x closer than that condition is (measured 0.00039 vs 0.0015 mean squared).
+    # The diffuser starts at its condition (the degraded face's code: zero-initialized
+    # correction head). Here the codes of degraded and clean faces are already close
+    # (mean squared 3e-5 to 2e-4), so its learning is measured in the next test instead.
     diff = [x for x in recs if x["stage"] == "diffusion"]
     assert diff[0]["mse"] == pytest.approx(diff[0]["cond_mse"], rel=1e-3)
-    mse, cond = ([x[k] for x in diff[-5:]] for k in ("mse", "cond_mse"))
-    assert np.mean(mse) < np.mean(cond) / 2.5, (mse, cond)
     tr.model.eval()
     gains = []
     for i in range(2):
@@ -53,10 +52,36 @@ def test_tiny_restorer_overfits_two_degraded_faces(tmp_path, ffhq2):
             out = tr.model(x, generator=torch.Generator().manual_seed(0)).image
         y = np.rint(out[0].clamp(0, 1).permute(1, 2, 0).numpy() * 255).astype(np.uint8)
         gains.append(psnr(y, clean) - psnr(deg, clean))
-    # Measured: +5.4 and +7.8 dB over the degraded input.
+    # Measured: +4.0 and +5.6 dB over the degraded input (24.7 and 24.6 dB).
     assert min(gains) > 2.0, gains
     assert (tmp_path / "samples" / "restore_0000060.png").is_file()
     assert (tmp_path / "checkpoints" / "last.pt").is_file()
+
+
+def test_diffusion_stage_learns_to_map_degraded_codes_to_clean_ones(tmp_path, ffhq2):
+    """60 steps of the trainer's diffusion step on 2 pairs whose 'degraded' side is far from
+    the clean one (colour-inverted, upside down): DDIM-sampled codes end up much closer to
+    the clean codes than the condition codes are."""
+    tr = RestoreTrainer(tiny_restore_config(tmp_path, ffhq2), log=None)
+    x = torch.stack([torch.from_numpy(tr.data.sample("fixed", 0, i)["clean"].transpose(2, 0, 1)
+                                      .astype(np.float32) / 255) for i in range(2)])
+    y = (1.0 - x).flip(2)
+    tr.stage = "diffusion"
+    tr._enter("diffusion")
+    logs = []
+    for step in range(60):
+        tr.step = step
+        tr._reseed()
+        logs.append(tr.diffusion_step({"clean": x, "degraded": y}))
+    assert logs[0]["mse"] == pytest.approx(logs[0]["cond_mse"], rel=1e-4)
+    # Measured: training mse 1.32 -> 0.10; sampled-code error 0.085 vs condition 1.32.
+    assert np.mean([r["mse"] for r in logs[-5:]]) < logs[0]["mse"] / 5
+    m = tr.model.eval()
+    with torch.no_grad():
+        z0 = m.encode(x)
+        z, cond = m.predict_codes(y, generator=torch.Generator().manual_seed(0))
+    err_sampled, err_cond = float((z - z0).pow(2).mean()), float((cond - z0).pow(2).mean())
+    assert err_sampled < err_cond / 5, (err_sampled, err_cond)
 
 
 def _state(path: Path) -> dict:
