@@ -172,3 +172,13 @@ def test_ddp_two_processes_match_one_process_with_twice_the_batch(tmp_path, ffhq
         for k in ("loss", "mse", "cond_mse", "l1", "code", "d"):
             if k in ra:
                 assert ra[k] == pytest.approx(rb[k], rel=1e-4, abs=1e-6), (k, ra, rb)
+
+
+def test_bf16_autocast_path_runs_on_cpu(tmp_path, ffhq2):
+    cfg = tiny_restore_config(tmp_path, ffhq2, "train.amp=\"bf16\"", "train.style_steps=1",
+                              "train.diffusion_steps=1", "train.steps=2")
+    tr = RestoreTrainer(cfg, log=None)
+    assert tr.amp_dtype == torch.bfloat16
+    recs = tr.run()
+    assert [r["stage"] for r in recs] == ["style", "diffusion", "restore", "restore"]
+    assert all(np.isfinite(r["loss"]) for r in recs)
