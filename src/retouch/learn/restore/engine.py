@@ -91,6 +91,8 @@ class LearnedRestorer:
             raise InvalidInputError(f"{path}: checkpoint not found")
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
+        elif device.startswith("cuda") and not torch.cuda.is_available():
+            raise InvalidInputError(f"--device {device}: no CUDA GPU is available")
         model, cfg, meta = load_restorer(path, device)
         return cls(model, cfg, meta, device, seed=seed, steps=steps, match_colour=match_colour)
 
