@@ -75,3 +75,12 @@ for argv in (["train", "restore", "tiny", "--out", "o", "--data", "."],
     assert r.stdout.split() == ["32", "4", "4", "4"], (r.stdout, r.stderr)
     errs = [ln for ln in r.stderr.splitlines() if ln.startswith("retouch: error")]
     assert len(errs) == 3 and all("pip install 'retouch[learn]'" in e for e in errs), r.stderr
+
+
+@pytest.mark.parametrize("name", ["tiny.yaml", "ffhq512.yaml"])
+def test_shipped_restore_configs_load(name):
+    pytest.importorskip("yaml")
+    path = Path(__file__).resolve().parents[2] / "configs" / "restore" / name
+    cfg = load_config(path)
+    assert cfg.model.image_size == (32 if name == "tiny.yaml" else 512)
+    assert cfg.train.out_dir.startswith("runs/restore_")
