@@ -14,8 +14,10 @@ import sys
 
 #: verb -> model name -> "module:function(argv) -> int".
 MODEL_COMMANDS: dict[str, dict[str, str]] = {
-    "train": {"retouchformer": "retouch.learn.cli:train_main"},
-    "eval": {"retouchformer": "retouch.learn.cli:eval_main"},
+    "train": {"retouchformer": "retouch.learn.cli:train_main",
+              "restore": "retouch.learn.restore.cli:train_main"},
+    "eval": {"retouchformer": "retouch.learn.cli:eval_main",
+             "restore": "retouch.learn.restore.cli:eval_main"},
     "export": {"retouchformer": "retouch.learn.cli:export_main"},
 }
 

@@ -1,6 +1,7 @@
-"""``retouch restore INPUT -o OUTPUT [--fidelity F] [--background] [--report R]``.
+"""``retouch restore INPUT -o OUTPUT [--fidelity F] [--background] [--report R] [--checkpoint CK]``.
 
-Blind face restoration with the built-in CPU engine (see ``docs/restore.md``).
+Blind face restoration with the built-in CPU engine, or with a trained learned
+restorer given by ``--checkpoint`` (see ``docs/restore.md``).
 Same error contract as the main command (:mod:`retouch.cli`): one line on
 stderr, a non-zero exit code, the input untouched and no partial output.
 """
@@ -36,6 +37,15 @@ def _build_parser() -> argparse.ArgumentParser:
                    "(default 0.5)")
     p.add_argument("--background", action="store_true",
                    help="also restore the whole image, not only the faces")
+    p.add_argument("--checkpoint", metavar="PATH",
+                   help="restore faces with a learned restorer trained by `retouch train restore` "
+                   "(.pt; needs retouch[learn]); without it the built-in engine runs")
+    p.add_argument("--device", default="auto",
+                   help="with --checkpoint: auto (default), cpu, cuda, cuda:1...")
+    p.add_argument("--seed", type=int, default=0,
+                   help="with --checkpoint: seed of the diffusion sampler's noise (default 0)")
+    p.add_argument("--sample-steps", type=int,
+                   help="with --checkpoint: DDIM steps (default: the checkpoint's)")
     add_output_options(p, report_help='write a JSON report (estimated degradations, steps applied)')
     return p
 
@@ -47,9 +57,18 @@ def _command(args: argparse.Namespace) -> int:
     if not 0.0 <= args.fidelity <= 1.0:
         raise InvalidInputError(f"--fidelity must be in [0, 1]; got {args.fidelity}")
     out_path = check_destinations(args)
+    if args.checkpoint is None and (args.sample_steps is not None or args.seed != 0
+                                    or args.device != "auto"):
+        raise InvalidInputError("--device, --seed and --sample-steps need --checkpoint")
+    engine = None  # loaded before the photo, so a missing model fails fast
+    if args.checkpoint is not None:
+        from .learn.restore.engine import LearnedRestorer
+
+        engine = LearnedRestorer.load(args.checkpoint, device=args.device, seed=args.seed,
+                                      steps=args.sample_steps)
     data = load_input(args, out_path)
     t0 = time.perf_counter()
-    result = restore(data, args.fidelity, background=args.background)
+    result = restore(data, args.fidelity, background=args.background, engine=engine)
     t1 = time.perf_counter()
     save_image(out_path, result.image, source=data, quality=args.quality,
                overwrite_input=args.overwrite)
@@ -63,7 +82,8 @@ def _command(args: argparse.Namespace) -> int:
         for f in rep["faces"]:
             steps = ", ".join(s["step"] for s in f["steps"]) or "nothing needed"
             parts.append(f"face {f['index']}: {steps}")
-        msg = f"{out_path}: " + ("; ".join(parts) if parts else "no face found")
+        msg = f"{out_path}: [{rep['engine']} engine] " + ("; ".join(parts) if parts
+                                                          else "no face found")
         if rep["background"] is not None:
             steps = ", ".join(s["step"] for s in rep["background"]["steps"]) or "nothing needed"
             msg += f"; background: {steps}"

@@ -69,8 +69,12 @@ def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> None:
         raise
 
 
-def read_checkpoint(path: str | Path) -> dict[str, Any]:
+def read_checkpoint(path: str | Path, fmt: str = FORMAT,
+                    what: str = "retouch RetouchFormer") -> dict[str, Any]:
     """Load a checkpoint dict on the CPU, checking its format.
+
+    ``fmt``/``what``: the expected ``format`` key and how the error names it
+    (another learned model reuses this file layout under its own ``format``).
 
     Raises:
         InvalidInputError: missing file, not a checkpoint, or another format/version.
@@ -84,8 +88,8 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     except Exception as exc:  # any unreadable file is the same user error
         raise InvalidInputError(f"{path}: not a readable checkpoint ({type(exc).__name__}: "
                                 f"{str(exc)[:200]})") from None
-    if not isinstance(ck, dict) or ck.get("format") != FORMAT:
-        raise InvalidInputError(f"{path}: not a retouch RetouchFormer checkpoint "
+    if not isinstance(ck, dict) or ck.get("format") != fmt:
+        raise InvalidInputError(f"{path}: not a {what} checkpoint "
                                 f"(format {ck.get('format') if isinstance(ck, dict) else None!r})")
     if ck.get("version") != VERSION:
         raise InvalidInputError(f"{path}: checkpoint version {ck.get('version')} is not "

@@ -374,7 +374,7 @@ def apply_overrides(cfg: RetouchFormerConfig, items: list[str]) -> RetouchFormer
         if parts[-1] not in node:
             raise InvalidInputError(f"--set {item!r}: unknown key {parts[-1]!r}")
         node[parts[-1]] = parsed
-    out = RetouchFormerConfig.from_dict(d)
+    out = type(cfg).from_dict(d)   # any config class with to_dict/from_dict/check
     out.check()
     return out
 
