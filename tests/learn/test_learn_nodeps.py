@@ -50,7 +50,7 @@ def test_model_command_dispatch(capsys):
     from retouch.cli_models import MODEL_COMMANDS
 
     assert set(MODEL_COMMANDS) == {"train", "eval", "export"}
-    assert run(["train"]) == 2 and "models: retouchformer" in capsys.readouterr().err
+    assert run(["train"]) == 2 and "models: restore, retouchformer" in capsys.readouterr().err
     assert run(["eval", "--help"]) == 0 and "retouchformer" in capsys.readouterr().out
     assert run(["train", "nosuchmodel"]) == 2
     assert "unknown model 'nosuchmodel'" in capsys.readouterr().err
