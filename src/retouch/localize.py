@@ -19,6 +19,8 @@ resolutions, skin tones, lighting and makeup.
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import cv2
@@ -171,6 +173,21 @@ def _region_at(regions: FaceRegions, x: float, y: float) -> str:
     return "skin"
 
 
+#: One helper thread per process for the broad maps (wrinkles, under-eye, shine),
+#: created lazily and again after a fork (a forked child inherits the pool object
+#: but not its thread, so submitting to the parent's pool would wait forever).
+_BROAD: dict[int, ThreadPoolExecutor] = {}
+
+
+def _broad_pool() -> ThreadPoolExecutor:
+    pid = os.getpid()
+    pool = _BROAD.get(pid)
+    if pool is None:
+        _BROAD.clear()
+        pool = _BROAD[pid] = ThreadPoolExecutor(max_workers=1,
+                                                 thread_name_prefix="retouch-broad")
+    return pool
+
 #: Candidates at least this significant count towards a freckle field's density.
 FIELD_Z = 4.5
 #: A spot with this many candidates of any strength within 0.09 face widths is in a
@@ -248,6 +265,11 @@ def localize_imperfections(
     res = [_residuals(x, bg, bg_near, inner) for x in (sm, sm2)]
     dL, da, db = res[0][0]
     s_L, s_a, s_b = res[0][1]
+    # The broad maps need nothing from the spot search: computed on a second thread
+    # (NumPy and OpenCV release the GIL), they overlap it on a 2-core machine.
+    broad = _broad_pool().submit(lambda: (
+        _valley_depth(L, u), _under_eye(sm, bg, regions, u),
+        _shine(sm, bg, skin, s_L, u, regions)))
 
     # 2. Spot candidates: multi-level thresholding of the noise-relative contrast.
     #    A component small enough to be a spot is accepted at the lowest level where
@@ -441,13 +463,12 @@ def localize_imperfections(
     spots = np.zeros((S, S), np.float32)
     for t in SPOT_TYPES:
         np.maximum(spots, maps[t], out=spots)
-    maps["wrinkle"], wr_inst = _wrinkles(L, skin_b, u, s_L, regions, spots)
+    resp, (ue_map, ue_inst), (sh_map, sh_inst) = broad.result()
+    maps["wrinkle"], wr_inst = _wrinkles(resp, skin_b, u, s_L, regions, spots)
     instances += wr_inst
-    # 5. Under-eye darkness and 6. shine.
-    ue_map, ue_inst = _under_eye(sm, bg, regions, u)
+    # 5. Under-eye darkness and 6. shine (computed beside the spot search).
     maps["under_eye"] = ue_map
     instances += ue_inst
-    sh_map, sh_inst = _shine(sm, bg, skin, s_L, u, regions)
     maps["shine"] = sh_map
     instances += sh_inst
 
@@ -461,14 +482,13 @@ def localize_imperfections(
                         face_size=u)
 
 
-def _wrinkles(L: np.ndarray, skin_b: np.ndarray, u: float, s_L: float,
-              regions: FaceRegions, spots: np.ndarray) -> tuple[np.ndarray, list[CropInstance]]:
-    # Dark valleys at two widths (fine lines, deep folds), measured as a depth in L
-    # units (scale-normalized curvature across the valley) and judged against an
-    # absolute visibility floor raised by the pixel noise -- not against the face's
-    # own statistics, which a face full of wrinkles would inflate.
+def _valley_depth(L: np.ndarray, u: float) -> np.ndarray:
+    """Depth in L units of dark valleys (lines) at two widths, ``(S, S) float32``.
+
+    Scale-normalized curvature across the valley (largest Hessian eigenvalue,
+    minus twice a positive smallest one so round blobs are not lines).
+    """
     sig = max(0.8, 0.004 * u)
-    t0 = max(5.0, 2.5 * s_L)
     resp = np.zeros_like(L)
     for sg in (sig, 2.2 * sig):
         g = _gauss(L, sg)
@@ -481,6 +501,16 @@ def _wrinkles(L: np.ndarray, skin_b: np.ndarray, u: float, s_L: float,
         l2 = 0.5 * (tr - det_term)
         dark = np.where(l1 > 0, l1 - np.maximum(l2, 0) * 2.0, 0) * sg**2
         np.maximum(resp, dark, out=resp)
+    return resp
+
+
+def _wrinkles(resp: np.ndarray, skin_b: np.ndarray, u: float, s_L: float,
+              regions: FaceRegions, spots: np.ndarray) -> tuple[np.ndarray, list[CropInstance]]:
+    # Valleys (``resp``, from :func:`_valley_depth`) judged against an absolute
+    # visibility floor raised by the pixel noise -- not against the face's own
+    # statistics, which a face full of wrinkles would inflate.
+    sig = max(0.8, 0.004 * u)
+    t0 = max(5.0, 2.5 * s_L)
     area = (regions.masks["forehead"] + regions.masks["left_under_eye"]
             + regions.masks["right_under_eye"] + regions.masks["left_cheek"]
             + regions.masks["right_cheek"] + regions.masks["chin"])
