@@ -20,7 +20,15 @@ import time
 from pathlib import Path
 
 from ._version import __version__
-from .cli_common import atomic_write_bytes, check_output_dir, guarded
+from .cli_common import (
+    OneLineParser,
+    atomic_write_bytes,
+    check_destinations,
+    check_output_dir,
+    guarded,
+    quiet_process,
+    read_small_file,
+)
 from .errors import InvalidInputError, OutputError
 from .types import IMPERFECTION_TYPES
 
@@ -32,7 +40,7 @@ SUBCOMMANDS: dict[str, str] = {
 
 
 def _build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = OneLineParser(
         prog="retouch",
         description="Find every face in a photo and remove temporary blemishes "
         "(acne, red spots, dark spots) while keeping pores, freckles, moles and "
@@ -104,27 +112,27 @@ def _retouch_command(args: argparse.Namespace) -> int:
         if mdir.exists() and not mdir.is_dir():
             raise OutputError(f"{mdir}: --masks must be a folder")
         check_output_dir(mdir, "masks")  # the folder is created; its parent must exist
+    dests = {"output": out_path}
+    if args.report:
+        dests["report"] = Path(args.report)
+    if args.masks:
+        dests.update({f"masks/{n}.png": Path(args.masks) / f"{n}.png"
+                      for n in ("removed", *IMPERFECTION_TYPES)})
     if args.input == "sample" and not Path("sample").exists():
         from .sample import sample_face
 
-        data = load_image(sample_face())
         sample_in = out_path.with_name(out_path.stem + "_input.png")
+        check_destinations(None, {**dests, "sample input": sample_in})
+        data = load_image(sample_face())
         save_image(sample_in, data.pixels)
     else:
+        check_destinations(args.input, dests, overwrite="output" if args.overwrite else None)
         data = load_image(args.input, max_pixels=args.max_pixels)
-        if data.path is not None and out_path.exists() and not args.overwrite \
-                and out_path.resolve() == data.path.resolve():
-            raise OutputError(f"{out_path}: refusing to overwrite the input "
-                              "(pass --overwrite to allow it)")
     plan = interpreter = None
     if args.plan is not None:
         from .plan import Plan
 
-        try:
-            plan = Plan.from_json(Path(args.plan).read_bytes())
-        except OSError as exc:
-            raise InvalidInputError(f"{args.plan}: cannot read the plan ({exc.strerror})") \
-                from None
+        plan = Plan.from_json(read_small_file(args.plan, "plan"))
     elif args.instruction is not None:
         from .cli_chat import interpreter_from_args
 
@@ -174,9 +182,10 @@ def _retouch_command(args: argparse.Namespace) -> int:
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point (see :func:`retouch.cli_common.quiet_process`)."""
     os.environ.setdefault("GLOG_minloglevel", "2")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    quiet_process()
     sys.exit(run())
 
 

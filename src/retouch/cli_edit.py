@@ -28,8 +28,14 @@ from pathlib import Path
 from typing import Any
 
 from ._version import __version__
-from .cli_common import atomic_write_bytes, check_output_dir, guarded
-from .errors import InvalidInputError, OutputError
+from .cli_common import (
+    OneLineParser,
+    atomic_write_bytes,
+    check_destinations,
+    check_output_dir,
+    guarded,
+)
+from .errors import InvalidInputError
 
 GRID_AMOUNTS = (-1.0, -0.5, 0.0, 0.5, 1.0)
 
@@ -37,7 +43,7 @@ GRID_AMOUNTS = (-1.0, -0.5, 0.0, 0.5, 1.0)
 def _parser() -> argparse.ArgumentParser:
     from .edit import EDITS
 
-    p = argparse.ArgumentParser(
+    p = OneLineParser(
         prog="retouch edit",
         description="Edit faces inside their parsed regions (structure warps and "
         "colour/tone changes); every pixel outside an edit's region is kept bit-identical.",
@@ -95,13 +101,11 @@ def _run(args: argparse.Namespace) -> int:
     check_output_dir(out_path, "output")
     if args.report:
         check_output_dir(Path(args.report), "report")
+    dests = {"output": out_path, **({"report": Path(args.report)} if args.report else {})}
+    check_destinations(args.input, dests, overwrite="output" if args.overwrite else None)
     from .imageio import load_image
 
     data = load_image(args.input, max_pixels=args.max_pixels)
-    if data.path is not None and out_path.exists() and not args.overwrite \
-            and out_path.resolve() == data.path.resolve():
-        raise OutputError(f"{out_path}: refusing to overwrite the input "
-                          "(pass --overwrite to allow it)")
     if grid_req is not None:
         return _grid(args, data, grid_req, out_path)
     return _edit(args, data, requests, out_path)

@@ -13,12 +13,18 @@ import time
 from pathlib import Path
 
 from ._version import __version__
-from .cli_common import atomic_write_bytes, check_output_dir, guarded
-from .errors import InvalidInputError, OutputError
+from .cli_common import (
+    OneLineParser,
+    atomic_write_bytes,
+    check_destinations,
+    check_output_dir,
+    guarded,
+)
+from .errors import InvalidInputError
 
 
 def _build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = OneLineParser(
         prog="retouch restore",
         description="Restore old, blurry, noisy, low-resolution or JPEG-damaged faces. "
         "Degradations are measured per face; only the steps they call for are applied, "
@@ -53,11 +59,9 @@ def _command(args: argparse.Namespace) -> int:
     check_output_dir(out_path, "output")
     if args.report:
         check_output_dir(Path(args.report), "report")
+    dests = {"output": out_path, **({"report": Path(args.report)} if args.report else {})}
+    check_destinations(args.input, dests, overwrite="output" if args.overwrite else None)
     data = load_image(args.input, max_pixels=args.max_pixels)
-    if data.path is not None and out_path.exists() and not args.overwrite \
-            and out_path.resolve() == data.path.resolve():
-        raise OutputError(f"{out_path}: refusing to overwrite the input "
-                          "(pass --overwrite to allow it)")
     t0 = time.perf_counter()
     result = restore(data, args.fidelity, background=args.background)
     t1 = time.perf_counter()
