@@ -82,23 +82,25 @@ def _limits() -> None:  # runs in the child before exec
     os.setsid()  # own process group: a timeout kills everything it started
 
 
-def cli_env() -> dict[str, str]:
+def cli_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     """Environment of the child: this checkout's sources, no inherited log settings."""
     env = {k: v for k, v in os.environ.items()
-           if k not in ("GLOG_minloglevel", "TF_CPP_MIN_LOG_LEVEL", "PYTHONWARNINGS")}
+           if k not in ("GLOG_minloglevel", "TF_CPP_MIN_LOG_LEVEL", "PYTHONWARNINGS",
+                        "RETOUCH_DEBUG")}
     env["PYTHONPATH"] = str(SRC) + os.pathsep + env.get("PYTHONPATH", "")
     env["PYTHONHASHSEED"] = "0"
+    env.update(extra or {})
     return env
 
 
-def start_cli(argv: list[str], cwd: Path, stdin: bytes = b"",
-              out_prefix: Path | None = None) -> tuple[subprocess.Popen, Path, Path]:
+def start_cli(argv: list[str], cwd: Path, stdin: bytes = b"", out_prefix: Path | None = None,
+              env: dict[str, str] | None = None) -> tuple[subprocess.Popen, Path, Path]:
     """Start ``python -m retouch.cli *argv`` with the limits; stdout/stderr go to files."""
     prefix = out_prefix or cwd / ".run"
     so, se = Path(f"{prefix}.stdout"), Path(f"{prefix}.stderr")
     with open(so, "wb") as fo, open(se, "wb") as fe:
         p = subprocess.Popen([sys.executable, "-m", "retouch.cli", *argv], cwd=cwd,
-                             stdin=subprocess.PIPE, stdout=fo, stderr=fe, env=cli_env(),
+                             stdin=subprocess.PIPE, stdout=fo, stderr=fe, env=cli_env(env),
                              preexec_fn=_limits)
     assert p.stdin is not None
     try:
@@ -109,11 +111,14 @@ def start_cli(argv: list[str], cwd: Path, stdin: bytes = b"",
     return p, so, se
 
 
-def run_cli(argv: list[str], cwd: Path, stdin: bytes = b"",
-            timeout: float = TIMEOUT_S) -> CliRun:
-    """Run the CLI in a subprocess under :data:`MEMORY_CEILING` and ``timeout``."""
+def run_cli(argv: list[str], cwd: Path, stdin: bytes = b"", timeout: float = TIMEOUT_S,
+            env: dict[str, str] | None = None) -> CliRun:
+    """Run the CLI in a subprocess under :data:`MEMORY_CEILING` and ``timeout``.
+
+    ``env`` adds variables to the child's environment (see :func:`cli_env`).
+    """
     t0 = time.perf_counter()
-    p, so, se = start_cli(argv, cwd, stdin, out_prefix=cwd.parent / f".{cwd.name}.run")
+    p, so, se = start_cli(argv, cwd, stdin, out_prefix=cwd.parent / f".{cwd.name}.run", env=env)
     timed_out = False
     while True:
         pid, status, ru = os.wait4(p.pid, os.WNOHANG)
@@ -149,6 +154,30 @@ def decode_check(path: Path) -> tuple[int, int]:
     with Image.open(path) as im:
         im.load()
         return im.size
+
+
+# --------------------------------------------------------------------------- settings
+
+#: ``RETOUCH_FUZZ=full`` runs the long suites (more cases, every command on every case).
+FULL = os.environ.get("RETOUCH_FUZZ", "").lower() in ("1", "full", "long")
+
+
+def budget(quick: int, full: int) -> int:
+    """A case count: ``quick`` in the normal test run, ``full`` with ``RETOUCH_FUZZ=full``."""
+    return full if FULL else quick
+
+
+#: Outcomes of every case run in this process (written by conftest when
+#: ``RETOUCH_FUZZ_REPORT`` names a JSON file; see benchmarks/fuzz_report.py).
+RECORDS: list[dict[str, object]] = []
+
+
+def record(suite: str, case: str, kind: str, status: str, seconds: float = 0.0,
+           max_rss_mb: float = 0.0, detail: str = "") -> None:
+    """Remember one case's outcome for the fuzz report."""
+    RECORDS.append({"suite": suite, "case": case, "kind": kind, "status": status,
+                    "seconds": round(seconds, 3), "max_rss_mb": round(max_rss_mb, 1),
+                    "detail": detail[:200]})
 
 
 # --------------------------------------------------------------------------- commands

@@ -26,9 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageCms
-
 from conftest import FACES
+from PIL import Image, ImageCms
 
 #: Shared photos used as bases (small, one face each, different formats and modes).
 BASE_PHOTOS: tuple[str, ...] = (

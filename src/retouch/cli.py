@@ -22,6 +22,7 @@ from pathlib import Path
 from ._version import __version__
 from .cli_common import (
     OneLineParser,
+    Terminated,
     atomic_write_bytes,
     check_destinations,
     check_output_dir,
@@ -186,7 +187,15 @@ def main() -> None:
     os.environ.setdefault("GLOG_minloglevel", "2")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     quiet_process()
-    sys.exit(run())
+    try:
+        code = run()
+    except Terminated:  # outside a command's own handler (while starting up)
+        print("retouch: terminated", file=sys.stderr)
+        code = 143
+    except KeyboardInterrupt:
+        print("retouch: interrupted", file=sys.stderr)
+        code = 130
+    sys.exit(code)
 
 
 if __name__ == "__main__":  # pragma: no cover

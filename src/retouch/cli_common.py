@@ -107,8 +107,13 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         raise OutputError(f"{path}: cannot write ({exc.strerror or exc})") from None
 
 
+class Terminated(BaseException):
+    """Raised by the ``SIGTERM`` handler: a ``BaseException``, so cleanups run and
+    nothing swallows it."""
+
+
 def _raise_terminated(signum: int, frame: object) -> None:
-    raise SystemExit(128 + signum)
+    raise Terminated()
 
 
 def quiet_process() -> None:
@@ -120,8 +125,8 @@ def quiet_process() -> None:
     * Python warnings are ignored.
     * stdout/stderr replace characters they cannot encode (file names and
       instructions from ``argv`` may hold undecodable bytes).
-    * ``SIGTERM`` raises ``SystemExit(143)``, so in-flight temporary files are
-      removed on the way out (``SIGKILL`` cannot be caught; see
+    * ``SIGTERM`` raises :class:`Terminated` (exit code 143 from :func:`guarded`),
+      so in-flight temporary files are removed on the way out (``SIGKILL`` cannot be caught; see
       :mod:`retouch.atomic` for how its leftovers are recognized and cleaned).
 
     With ``RETOUCH_DEBUG=1`` the first two are skipped.
@@ -162,6 +167,9 @@ def guarded(body: Callable[[], int], label: str) -> int:
     except KeyboardInterrupt:
         print("retouch: interrupted", file=sys.stderr)
         return 130
+    except Terminated:
+        print("retouch: terminated", file=sys.stderr)
+        return 143
     except MemoryError:
         print(f"retouch: error: {label}: not enough memory for this image (lower "
               "--max-pixels to refuse such images before decoding)", file=sys.stderr)

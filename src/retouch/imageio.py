@@ -671,11 +671,16 @@ def _tiff_descriptive_exif(img: Image.Image) -> bytes | None:
 
 
 def _clean_dpi(value: Any) -> tuple[float, float] | None:
+    """``(x, y)`` dpi when both lie in 1..65535 (every output format can store that).
+
+    Out-of-range values (0, negative, NaN, or the billions of dpi a corrupt
+    ``pHYs`` chunk declares) are dropped: metadata must never make a save fail.
+    """
     try:
         x, y = (float(v) for v in value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
-    if not (np.isfinite(x) and np.isfinite(y) and x > 0 and y > 0):
+    if not (np.isfinite(x) and np.isfinite(y) and 1.0 <= x <= 65535.0 and 1.0 <= y <= 65535.0):
         return None
     return (x, y)
 
