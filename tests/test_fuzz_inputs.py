@@ -451,4 +451,4 @@ def test_corpus_covers_every_kind() -> None:
             "refused_format"} <= kinds
     ids = [c.id for c in CASES]
     assert len(ids) == len(set(ids)), "case ids must be unique"
-    assert len(CASES) >= (250 if not FULL else 500)
+    assert len(CASES) >= (250 if not FULL else 450)
