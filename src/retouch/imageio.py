@@ -313,7 +313,7 @@ def _load_file(path: Path, max_pixels: int) -> ImageData:
 
     with _pil_decode_settings(max_pixels):
         try:
-            img = Image.open(path, formats=list(INPUT_FORMATS))
+            img = Image.open(path, formats=_input_formats())
         except Image.DecompressionBombError as e:
             m = re.search(r"\((\d+) pixels\)", str(e))
             count = f"{int(m.group(1)):,} pixels" if m else f"over {2 * max_pixels:,} pixels"
@@ -357,6 +357,12 @@ def _load_file(path: Path, max_pixels: int) -> ImageData:
                 raise InvalidInputError(
                     f"{name}: truncated or corrupt image file ({_describe(e)})"
                 ) from None
+
+
+def _input_formats() -> list[str]:
+    """:data:`INPUT_FORMATS` this Pillow build can read (AVIF support is optional)."""
+    Image.init()
+    return [f for f in INPUT_FORMATS if f in Image.OPEN]
 
 
 def _jpeg_frame_marker(path: Path) -> int | None:
