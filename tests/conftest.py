@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -27,3 +28,16 @@ def load_rgb(faces_dir):
         return np.asarray(Image.open(faces_dir / rel).convert("RGB"))
 
     return _load
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:
+    """Write the reliability suites' case outcomes to ``$RETOUCH_FUZZ_REPORT`` (JSON)."""
+    target = os.environ.get("RETOUCH_FUZZ_REPORT")
+    if not target:
+        return
+    try:
+        from _harness import RECORDS
+    except ImportError:
+        return
+    Path(target).write_text(json.dumps({"exitstatus": int(exitstatus), "cases": RECORDS},
+                                       indent=1))

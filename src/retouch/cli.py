@@ -20,12 +20,16 @@ import time
 from pathlib import Path
 
 from .cli_common import (
+    OneLineParser,
+    Terminated,
     add_output_options,
     atomic_write_bytes,
     check_destinations,
     check_output_dir,
     guarded,
-    load_input,
+    output_paths,
+    quiet_process,
+    read_small_file,
 )
 from .errors import InvalidInputError, OutputError
 from .types import IMPERFECTION_TYPES
@@ -40,7 +44,7 @@ SUBCOMMANDS: dict[str, str] = {
 
 
 def _build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = OneLineParser(
         prog="retouch",
         description="Find every face in a photo and remove temporary blemishes "
         "(acne, red spots, dark spots) while keeping pores, freckles, moles and "
@@ -109,7 +113,8 @@ def _retouch_command(args: argparse.Namespace) -> int:
         raise InvalidInputError(f"--strength must be in [0, 1]; got {args.strength}")
     if not 0.0 <= args.sensitivity <= 1.0:
         raise InvalidInputError(f"--sensitivity must be in [0, 1]; got {args.sensitivity}")
-    out_path = check_destinations(args)
+    dests = output_paths(args)
+    out_path = dests["output"]
     if args.masks:
         mdir = Path(args.masks)
         if mdir.exists() and not mdir.is_dir():
@@ -120,23 +125,24 @@ def _retouch_command(args: argparse.Namespace) -> int:
         from .learn.engine import LearnedEngine
 
         engine = LearnedEngine.load(args.checkpoint, device=args.device)
+    if args.masks:
+        dests.update({f"masks/{n}.png": Path(args.masks) / f"{n}.png"
+                      for n in ("removed", *IMPERFECTION_TYPES)})
     if args.input == "sample" and not Path("sample").exists():
         from .sample import sample_face
 
-        data = load_image(sample_face())
         sample_in = out_path.with_name(out_path.stem + "_input.png")
+        check_destinations(None, {**dests, "sample input": sample_in})
+        data = load_image(sample_face())
         save_image(sample_in, data.pixels)
     else:
-        data = load_input(args, out_path)
+        check_destinations(args.input, dests, overwrite="output" if args.overwrite else None)
+        data = load_image(args.input, max_pixels=args.max_pixels)
     plan = interpreter = None
     if args.plan is not None:
         from .plan import Plan
 
-        try:
-            plan = Plan.from_json(Path(args.plan).read_bytes())
-        except OSError as exc:
-            raise InvalidInputError(f"{args.plan}: cannot read the plan ({exc.strerror})") \
-                from None
+        plan = Plan.from_json(read_small_file(args.plan, "plan"))
     elif args.instruction is not None:
         from .cli_chat import interpreter_from_args
 
@@ -186,10 +192,19 @@ def _retouch_command(args: argparse.Namespace) -> int:
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point (see :func:`retouch.cli_common.quiet_process`)."""
     os.environ.setdefault("GLOG_minloglevel", "2")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    sys.exit(run())
+    quiet_process()
+    try:
+        code = run()
+    except Terminated:  # outside a command's own handler (while starting up)
+        print("retouch: terminated", file=sys.stderr)
+        code = 143
+    except KeyboardInterrupt:
+        print("retouch: interrupted", file=sys.stderr)
+        code = 130
+    sys.exit(code)
 
 
 if __name__ == "__main__":  # pragma: no cover

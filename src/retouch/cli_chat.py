@@ -14,9 +14,13 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TextIO
 
-from .cli_common import check_output_dir, guarded
+from .cli_common import OneLineParser, check_destinations, check_output_dir, guarded
 from .errors import InvalidInputError
+
+#: Longest request line read from stdin (bytes).
+MAX_REQUEST_BYTES = 64 * 1024
 
 #: Interpreter flags shared by ``retouch -i`` and ``retouch chat``.
 _LLM_HELP = ("LLM settings are read from the flags, else from RETOUCH_LLM_URL, "
@@ -50,7 +54,7 @@ def interpreter_from_args(args: argparse.Namespace):  # noqa: ANN201 - Interpret
 
 
 def _build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = OneLineParser(
         prog="retouch chat",
         description="Retouch a photo by talking to it: one request per line; "
         "'help' for examples, 'quit' or end of input to leave.")
@@ -87,17 +91,21 @@ def _chat(args: argparse.Namespace) -> int:
     interpreter = interpreter_from_args(args)
     if args.output:
         check_output_dir(Path(args.output), "output")
-    if args.input == "sample" and not Path("sample").exists():
+    is_sample = args.input == "sample" and not Path("sample").exists()
+    stem = "sample" if is_sample else Path(args.input).stem
+    preview = None if args.no_preview else Path(args.preview or f"{stem}.preview.jpg")
+    dests = {"output": Path(args.output)} if args.output else {}
+    if preview is not None:
+        check_output_dir(preview, "preview")
+        dests["preview"] = preview
+        dests["annotated preview"] = preview.with_name(preview.stem + "_found.png")
+    check_destinations(None if is_sample else args.input, dests)
+    if is_sample:
         from .sample import sample_face
 
         data = load_image(sample_face())
-        stem = "sample"
     else:
         data = load_image(args.input, max_pixels=args.max_pixels)
-        stem = Path(args.input).stem
-    preview = None if args.no_preview else Path(args.preview or f"{stem}.preview.jpg")
-    if preview is not None:
-        check_output_dir(preview, "preview")
     session = Session(data, interpreter=interpreter,
                       pipeline=RetouchPipeline(sensitivity=args.sensitivity),
                       preview=preview, output=args.output, quality=args.quality)
@@ -109,8 +117,8 @@ def _chat(args: argparse.Namespace) -> int:
     while True:
         if tty:
             print("retouch> ", end="", flush=True)
-        line = sys.stdin.readline()
-        if not line:
+        line = _read_request(sys.stdin)
+        if line is None:
             break
         text = line.strip()
         if not text:
@@ -129,6 +137,26 @@ def _chat(args: argparse.Namespace) -> int:
             if not args.quiet:
                 print(f"Saved {path}.")
         elif not args.quiet:
-            print("Note: the last changes were not saved (say 'save as out.jpg').",
+            print("retouch: warning: the last changes were not saved (say 'save as out.jpg').",
                   file=sys.stderr)
     return 0
+
+
+def _read_request(stream: TextIO) -> str | None:
+    """One request line from ``stream`` (``None`` at the end of input).
+
+    Bytes are decoded as UTF-8 with replacement (a request is never refused for
+    its encoding); a line longer than :data:`MAX_REQUEST_BYTES` ends the
+    session with an error instead of growing without bound.
+    """
+    raw = getattr(stream, "buffer", None)
+    if raw is not None:
+        data = raw.readline(MAX_REQUEST_BYTES + 1)
+        text = data.decode("utf-8", "replace")
+    else:
+        data = text = stream.readline(MAX_REQUEST_BYTES + 1)
+    if not data:
+        return None
+    if len(data) > MAX_REQUEST_BYTES:
+        raise InvalidInputError(f"a request line is longer than {MAX_REQUEST_BYTES:,} bytes")
+    return text

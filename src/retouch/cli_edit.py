@@ -29,9 +29,10 @@ from typing import Any
 
 from ._version import __version__
 from .cli_common import (
+    OneLineParser,
     add_output_options,
     atomic_write_bytes,
-    check_destinations,
+    check_outputs,
     guarded,
     load_input,
 )
@@ -43,7 +44,7 @@ GRID_AMOUNTS = (-1.0, -0.5, 0.0, 0.5, 1.0)
 def _parser() -> argparse.ArgumentParser:
     from .edit import EDITS
 
-    p = argparse.ArgumentParser(
+    p = OneLineParser(
         prog="retouch edit",
         description="Edit faces inside their parsed regions (structure warps and "
         "colour/tone changes); every pixel outside an edit's region is kept bit-identical.",
@@ -90,8 +91,8 @@ def _run(args: argparse.Namespace) -> int:
     # Validate every option and destination before any work.
     requests = [parse_set(s) for s in args.sets]
     grid_req = _grid_request(args.grid) if args.grid else None
-    out_path = check_destinations(args)
-    data = load_input(args, out_path)
+    out_path = check_outputs(args)
+    data = load_input(args)
     if grid_req is not None:
         return _grid(args, data, grid_req, out_path)
     return _edit(args, data, requests, out_path)

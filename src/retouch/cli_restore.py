@@ -14,9 +14,10 @@ import time
 from pathlib import Path
 
 from .cli_common import (
+    OneLineParser,
     add_output_options,
     atomic_write_bytes,
-    check_destinations,
+    check_outputs,
     guarded,
     load_input,
 )
@@ -24,7 +25,7 @@ from .errors import InvalidInputError
 
 
 def _build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = OneLineParser(
         prog="retouch restore",
         description="Restore old, blurry, noisy, low-resolution or JPEG-damaged faces. "
         "Degradations are measured per face; only the steps they call for are applied, "
@@ -56,7 +57,7 @@ def _command(args: argparse.Namespace) -> int:
 
     if not 0.0 <= args.fidelity <= 1.0:
         raise InvalidInputError(f"--fidelity must be in [0, 1]; got {args.fidelity}")
-    out_path = check_destinations(args)
+    out_path = check_outputs(args)
     if args.checkpoint is None and (args.sample_steps is not None or args.seed != 0
                                     or args.device != "auto"):
         raise InvalidInputError("--device, --seed and --sample-steps need --checkpoint")
@@ -66,7 +67,7 @@ def _command(args: argparse.Namespace) -> int:
 
         engine = LearnedRestorer.load(args.checkpoint, device=args.device, seed=args.seed,
                                       steps=args.sample_steps)
-    data = load_input(args, out_path)
+    data = load_input(args)
     t0 = time.perf_counter()
     result = restore(data, args.fidelity, background=args.background, engine=engine)
     t1 = time.perf_counter()

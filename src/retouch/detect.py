@@ -32,6 +32,8 @@ MESH_CROP_SIDE = 384
 MAX_YAW_DEG = 65.0
 #: Faces smaller than this (detector box width, px) are reported but skipped.
 MIN_FACE_PX = 24.0
+#: Side (px, in the detection copy) of the fine tiles used for group photos and crowds.
+FINE_TILE_SIDE = 384
 
 _MP_INSTALL_HINT = (
     "mediapipe 0.10.21 is required for face detection: "
@@ -170,6 +172,17 @@ class MediaPipeDetector:
                     for tx in (0, sw - tw):
                         tile = np.ascontiguousarray(small[ty : ty + th, tx : tx + tw])
                         boxes += self._run_box_model(self._full, tile, tx, ty, s)
+            # Group photos and crowds: a finer grid of tiles, where the faces found so
+            # far are small (others as small may have been missed) or none was found.
+            # The tile side is ~6 face widths of the smallest face found (192..384 px).
+            found = [max(b.w, b.h) * s for b in boxes if b.w > 0 and b.h > 0]
+            side = FINE_TILE_SIDE
+            if found:
+                side = int(np.clip(6 * min(found), 192, FINE_TILE_SIDE))
+            if max(sh, sw) > side and (not found or min(found) < FINE_TILE_SIDE / 3):
+                for ty, tx in _grid_origins(sh, sw, side):
+                    tile = np.ascontiguousarray(small[ty : ty + side, tx : tx + side])
+                    boxes += self._run_box_model(self._full, tile, tx, ty, s)
         boxes = [b for b in boxes if b.w > 0 and b.h > 0]
         return _nms(boxes)
 
@@ -208,7 +221,7 @@ class MediaPipeDetector:
             if max(b.w, b.h) < MIN_FACE_PX:
                 size = max(b.w, b.h)
                 faces.append(Face(i, bbox, b.score, None, None, 0.0,
-                                  f"face too small ({size:.0f} px < {MIN_FACE_PX:.0f} px)"))
+                                  f"face too small ({size:.1f} px < {MIN_FACE_PX:.0f} px)"))
                 continue
             mesh = self._mesh_on_crop(image, b)
             if mesh is None:
@@ -266,6 +279,17 @@ def get_detector() -> MediaPipeDetector:
 def detect_faces(image: np.ndarray, detector: FaceDetector | None = None) -> list[Face]:
     """Detect faces in ``image`` ((H, W, 3) uint8 RGB, full resolution)."""
     return (detector or get_detector()).detect(image)
+
+
+def _grid_origins(h: int, w: int, side: int, overlap: float = 0.25) -> list[tuple[int, int]]:
+    """Top-left corners ``(y, x)`` of ``side``-pixel tiles covering ``h x w`` with overlap."""
+    def starts(n: int) -> list[int]:
+        if n <= side:
+            return [0]
+        step = max(1, int(side * (1.0 - overlap)))
+        out = list(range(0, n - side, step))
+        return out + [n - side]
+    return [(y, x) for y in starts(h) for x in starts(w)]
 
 
 def _padded_crop(image: np.ndarray, x0: int, y0: int, side: int) -> np.ndarray:

@@ -24,8 +24,8 @@ import contextlib
 import io
 import os
 import re
+import stat
 import struct
-import tempfile
 import threading
 import warnings
 import zlib
@@ -37,15 +37,18 @@ import cv2
 import numpy as np
 from PIL import Image, ImageCms, ImageFile
 
+from .atomic import atomic_write
 from .errors import InvalidInputError, OutputError
 from .types import ImageData
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
+    "INPUT_FORMATS",
     "MIN_SIDE",
     "OUTPUT_FORMATS",
     "convert_dtype",
     "from_float01",
+    "is_same_file",
     "load_image",
     "save_image",
     "to_float01",
@@ -67,6 +70,15 @@ OUTPUT_FORMATS: dict[str, str] = {
     ".webp": "WEBP",
     ".bmp": "BMP",
 }
+
+#: Container formats :func:`load_image` decodes (Pillow format names). Everything
+#: else (EPS, PSD, ICO, PCX, SGI, JPEG 2000, signature-less TGA...) is refused
+#: before any of its parser runs: fewer decoders exposed to untrusted files.
+INPUT_FORMATS: tuple[str, ...] = ("JPEG", "PNG", "TIFF", "WEBP", "BMP", "GIF", "PPM", "AVIF")
+_INPUT_NAMES = "JPEG, PNG, TIFF, WebP, BMP, GIF, PPM/PGM/PBM, AVIF"
+#: JPEG frame markers of Huffman-coded (not arithmetic-coded) images.
+_JPEG_HUFFMAN_SOF = frozenset({0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7})
+_JPEG_ANY_SOF = _JPEG_HUFFMAN_SOF | frozenset({0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF})
 
 #: PIL modes of single-channel (optionally with alpha) sources.
 _GRAY_MODES = frozenset({"1", "L", "LA", "La", "I", "I;16", "I;16L", "I;16B", "I;16N", "F"})
@@ -200,7 +212,7 @@ def load_image(
     if isinstance(max_pixels, bool) or not isinstance(max_pixels, int) or max_pixels <= 0:
         raise InvalidInputError(f"max_pixels must be a positive integer; got {max_pixels!r}")
     if isinstance(source, np.ndarray):
-        return _from_array(source)
+        return _from_array(source, max_pixels)
     if isinstance(source, (bytes, bytearray, memoryview)):
         raise InvalidInputError(
             "load_image: expected a file path or a numpy array; got bytes "
@@ -213,7 +225,7 @@ def load_image(
     return _load_file(Path(os.fspath(source)), max_pixels)
 
 
-def _from_array(arr: np.ndarray) -> ImageData:
+def _from_array(arr: np.ndarray, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageData:
     expected = (
         "expected shape (H, W), (H, W, 3) or (H, W, 4) with dtype uint8, uint16 or float in [0, 1]"
     )
@@ -224,6 +236,10 @@ def _from_array(arr: np.ndarray) -> ImageData:
     shape_ok = arr.ndim == 2 or (arr.ndim == 3 and arr.shape[2] in (1, 3, 4))
     if not shape_ok:
         raise InvalidInputError(f"image array: {expected}; {got}{hint}")
+    if arr.shape[0] * arr.shape[1] > max_pixels:
+        raise InvalidInputError(
+            f"image array: image is too large ({arr.shape[1]}x{arr.shape[0]} pixels; limit is "
+            f"{max_pixels:,} pixels, see max_pixels)")
     if arr.dtype in (np.uint8, np.uint16):
         a = np.array(arr, copy=True, order="C")
     elif np.issubdtype(arr.dtype, np.floating):
@@ -286,16 +302,18 @@ def _load_file(path: Path, max_pixels: int) -> ImageData:
         st = path.stat()
     except FileNotFoundError:
         raise InvalidInputError(f"{name}: file does not exist") from None
-    except OSError as e:
-        raise InvalidInputError(f"{name}: cannot read file ({_describe(e)})") from None
-    if path.is_dir():
+    except (OSError, ValueError) as e:  # ValueError: NUL byte in the path
+        raise InvalidInputError(f"{name!r}: cannot read file ({_describe(e)})") from None
+    if stat.S_ISDIR(st.st_mode):
         raise InvalidInputError(f"{name}: is a folder, not an image file")
+    if not stat.S_ISREG(st.st_mode):
+        raise InvalidInputError(f"{name}: not a regular file (a pipe, socket or device)")
     if st.st_size == 0:
         raise InvalidInputError(f"{name}: empty file (0 bytes)")
 
     with _pil_decode_settings(max_pixels):
         try:
-            img = Image.open(path)
+            img = Image.open(path, formats=_input_formats())
         except Image.DecompressionBombError as e:
             m = re.search(r"\((\d+) pixels\)", str(e))
             count = f"{int(m.group(1)):,} pixels" if m else f"over {2 * max_pixels:,} pixels"
@@ -304,7 +322,9 @@ def _load_file(path: Path, max_pixels: int) -> ImageData:
                 "see max_pixels)"
             ) from None
         except Image.UnidentifiedImageError:
-            raise InvalidInputError(f"{name}: not a recognized image file") from None
+            raise InvalidInputError(
+                f"{name}: not a recognized image file (supported: {_INPUT_NAMES})"
+            ) from None
         except PermissionError:
             raise InvalidInputError(f"{name}: permission denied") from None
         except Exception as e:
@@ -321,6 +341,8 @@ def _load_file(path: Path, max_pixels: int) -> ImageData:
                     f"{name}: image is too small to contain a face ({w}x{h} pixels; "
                     f"minimum is {MIN_SIDE}x{MIN_SIDE})"
                 )
+            if img.format in ("JPEG", "MPO"):
+                _check_jpeg_size(path, st.st_size, w, h)
             try:
                 img.seek(0)
                 img.load()
@@ -335,6 +357,60 @@ def _load_file(path: Path, max_pixels: int) -> ImageData:
                 raise InvalidInputError(
                     f"{name}: truncated or corrupt image file ({_describe(e)})"
                 ) from None
+
+
+def _input_formats() -> list[str]:
+    """:data:`INPUT_FORMATS` this Pillow build can read (AVIF support is optional)."""
+    Image.init()
+    return [f for f in INPUT_FORMATS if f in Image.OPEN]
+
+
+def _jpeg_frame_marker(path: Path) -> int | None:
+    """The SOF marker (``0xC0``..``0xCF``) of a JPEG file, or ``None`` when not found."""
+    try:
+        with open(path, "rb") as f:
+            if f.read(2) != b"\xff\xd8":
+                return None
+            for _ in range(10_000):
+                b = f.read(1)
+                if b != b"\xff":
+                    return None
+                marker = f.read(1)
+                while marker == b"\xff":  # fill bytes
+                    marker = f.read(1)
+                if not marker:
+                    return None
+                m = marker[0]
+                if m in _JPEG_ANY_SOF:
+                    return m
+                if m == 0x01 or 0xD0 <= m <= 0xD9:
+                    continue  # markers without a length
+                seg = f.read(2)
+                if len(seg) != 2:
+                    return None
+                f.seek(struct.unpack(">H", seg)[0] - 2, os.SEEK_CUR)
+    except OSError:
+        return None
+    return None
+
+
+def _check_jpeg_size(path: Path, size: int, w: int, h: int) -> None:
+    """Refuse a JPEG whose file is too small to hold the pixels its header declares.
+
+    Every 8x8 block of a Huffman-coded JPEG costs at least one bit (its DC
+    code), so a file under ``ceil(w/8) * ceil(h/8) / 8`` bytes cannot be
+    complete: libjpeg would fill the missing blocks with gray and report only a
+    warning, turning a 1 KB file into hundreds of megapixels. Arithmetic-coded
+    JPEGs (which can go below one bit per block) are not checked.
+    """
+    blocks = -(-w // 8) * -(-h // 8)
+    if size * 8 >= blocks:
+        return
+    if _jpeg_frame_marker(path) in _JPEG_HUFFMAN_SOF:
+        raise InvalidInputError(
+            f"{path}: truncated or corrupt JPEG ({size:,} bytes cannot hold the {w}x{h} "
+            "pixels its header declares)"
+        )
 
 
 def _decode_loaded(img: Image.Image, path: Path) -> ImageData:
@@ -601,11 +677,16 @@ def _tiff_descriptive_exif(img: Image.Image) -> bytes | None:
 
 
 def _clean_dpi(value: Any) -> tuple[float, float] | None:
+    """``(x, y)`` dpi when both lie in 1..65535 (every output format can store that).
+
+    Out-of-range values (0, negative, NaN, or the billions of dpi a corrupt
+    ``pHYs`` chunk declares) are dropped: metadata must never make a save fail.
+    """
     try:
         x, y = (float(v) for v in value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
-    if not (np.isfinite(x) and np.isfinite(y) and x > 0 and y > 0):
+    if not (np.isfinite(x) and np.isfinite(y) and 1.0 <= x <= 65535.0 and 1.0 <= y <= 65535.0):
         return None
     return (x, y)
 
@@ -662,12 +743,17 @@ def save_image(
     """
     target = Path(os.fspath(path))
     fmt = _output_format(target)
+    if "\0" in str(target):
+        raise OutputError(f"{str(target)!r}: the output path contains a NUL byte")
     if isinstance(quality, bool) or not isinstance(quality, (int, np.integer)):
         raise InvalidInputError(f"quality must be an integer in 1..100; got {quality!r}")
     if not 1 <= int(quality) <= 100:
         raise InvalidInputError(f"quality must be in 1..100; got {quality}")
     px, al, gray = _prepare_output(pixels, alpha, source, fmt)
-    _check_target(target, source, overwrite_input)
+    try:
+        _check_target(target, source, overwrite_input)
+    except OSError as e:  # name too long, permission denied on a parent...
+        raise OutputError(f"{target}: cannot write here ({_describe(e)})") from None
     meta = _Meta(
         icc_profile=source.icc_profile if source is not None else None,
         exif=source.exif if source is not None else None,
@@ -761,66 +847,41 @@ def _check_target(target: Path, source: ImageData | None, overwrite_input: bool)
         raise OutputError(f"{target}: output folder is not writable ({parent})")
     if target.exists() and not os.access(target, os.W_OK):
         raise OutputError(f"{target}: output file exists and is read-only")
-    if source is not None and source.path is not None and not overwrite_input:
-        same = False
-        try:
-            same = target.exists() and os.path.samefile(target, source.path)
-        except OSError:
-            same = False
-        if same or target.resolve() == Path(source.path).resolve():
-            raise OutputError(
-                f"{target}: would overwrite the input image; choose another output path "
-                "or pass overwrite_input=True"
-            )
+    if (source is not None and source.path is not None and not overwrite_input
+            and is_same_file(target, source.path)):
+        raise OutputError(
+            f"{target}: would overwrite the input image; choose another output path "
+            "or pass overwrite_input=True"
+        )
 
 
-def _current_umask() -> int:
+def is_same_file(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
+    """Whether paths ``a`` and ``b`` name the same file (links and hard links included).
+
+    Never raises: unresolvable paths (symlink loops, permission errors) compare
+    by their absolute spelling.
+    """
+    pa, pb = Path(os.fspath(a)), Path(os.fspath(b))
+    with contextlib.suppress(OSError, ValueError):
+        if os.path.samefile(pa, pb):
+            return True
     try:
-        with open("/proc/self/status", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError, IndexError):
-        pass
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
+        return pa.resolve() == pb.resolve()
+    except (OSError, RuntimeError, ValueError):
+        return os.path.abspath(pa) == os.path.abspath(pb)
 
 
 def _atomic_write(target: Path, write: Any) -> None:
-    """Run ``write(fp)`` on a temporary file next to ``target``, then rename it over ``target``."""
-    parent = target.parent
+    """Run ``write(fp)`` on a temporary file next to ``target``, then rename it over ``target``.
+
+    See :func:`retouch.atomic.atomic_write` (temporary-file naming and cleanup).
+    """
     try:
-        tmp = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed below, kept on disk
-            dir=parent, delete=False, suffix=target.suffix, prefix="." + target.name + "."
-        )
+        atomic_write(target, write)
     except OSError as e:
-        raise OutputError(f"{target}: cannot create a file in {parent} ({_describe(e)})") from None
-    tmp_path = Path(tmp.name)
-    try:
-        with tmp:
-            write(tmp)
-            tmp.flush()
-            os.fsync(tmp.fileno())
-        try:
-            mode = target.stat().st_mode & 0o7777 if target.exists() else None
-        except OSError:
-            mode = None
-        os.chmod(tmp_path, mode if mode is not None else 0o666 & ~_current_umask())
-        os.replace(tmp_path, target)
-    except BaseException as e:
-        with contextlib.suppress(OSError):
-            tmp_path.unlink()
-        if isinstance(e, Exception):
-            raise OutputError(f"{target}: could not write the image ({_describe(e)})") from e
-        raise
-    if os.name == "posix":  # make the rename itself durable; best effort
-        with contextlib.suppress(OSError):
-            fd = os.open(parent, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+        raise OutputError(f"{target}: could not write the image ({_describe(e)})") from None
+    except Exception as e:
+        raise OutputError(f"{target}: could not write the image ({_describe(e)})") from e
 
 
 def _encode(

@@ -9,8 +9,9 @@ so a lossless output is bit-identical there.
 
 from __future__ import annotations
 
+import numbers
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,13 +49,24 @@ NATURAL_STRENGTH = 0.8
 ALPHA_EPS = 1.0 / 1024
 
 
+def _is_unit(v: object) -> bool:
+    """Whether ``v`` is a real number (Python or NumPy, not bool) in ``[0, 1]``."""
+    return (isinstance(v, (numbers.Real, np.floating, np.integer)) and not isinstance(v, bool)
+            and 0.0 <= float(v) <= 1.0)
+
+
 def _parse_types(types: Iterable[str] | str | None, what: str) -> set[str] | None:
     if types is None:
         return None
     if isinstance(types, str):
         types = [t for t in types.split(",") if t.strip()]
+    elif isinstance(types, (bytes, bytearray, Mapping)) or not isinstance(types, Iterable):
+        raise InvalidInputError(f"`{what}`: expected a list of imperfection types or a comma "
+                                f"string; got {type(types).__name__}")
     out = set()
     for t in types:
+        if not isinstance(t, str):
+            raise InvalidInputError(f"`{what}`: imperfection types must be strings; got {t!r}")
         t = t.strip().lower().replace("-", "_")
         if t not in IMPERFECTION_TYPES:
             raise InvalidInputError(
@@ -76,7 +88,7 @@ def treatment_amounts(
     ``only`` treats just the listed types (kept-by-default types included);
     ``keep`` removes types from the default set.
     """
-    if not isinstance(strength, (int, float)) or not 0.0 <= float(strength) <= 1.0:
+    if not _is_unit(strength):
         raise InvalidInputError(f"`strength` must be in [0, 1]; got {strength!r}")
     only_s = _parse_types(only, "only")
     keep_s = _parse_types(keep, "keep") or set()
@@ -157,6 +169,8 @@ class RetouchPipeline:
 
     def __init__(self, detector: FaceDetector | None = None, *, sensitivity: float = 0.5,
                  engine: Any = None) -> None:
+        if not _is_unit(sensitivity):
+            raise InvalidInputError(f"`sensitivity` must be in [0, 1]; got {sensitivity!r}")
         self.detector = detector
         self.sensitivity = float(sensitivity)
         self.engine = engine
@@ -213,6 +227,19 @@ class RetouchPipeline:
         t = time.perf_counter()
         data = image if isinstance(image, ImageData) else load_image(image)
         timer.add("load", t)
+        try:
+            return self._run(data, amounts, strength, only, keep, analysis, instance_amount,
+                             timer, t_all)
+        except MemoryError:
+            w, h = data.size_wh
+            raise InvalidInputError(
+                f"{data.path or 'image'}: not enough memory to retouch a {w}x{h} image "
+                "(lower max_pixels to refuse such images before decoding)") from None
+
+    def _run(self, data: ImageData, amounts: dict[str, float], strength: float, only: Any,
+             keep: Any, analysis: tuple[list[Face], list[FaceAnalysis]] | None,
+             instance_amount: InstanceAmount | None, timer: _Timer,
+             t_all: float) -> RetouchResult:
         H, W = data.pixels.shape[:2]
         if self.engine is not None:  # a learned engine aligns and localizes by itself
             faces, analyses = self.detect(data, timer), []

@@ -512,6 +512,8 @@ class Plan:
             d = json.loads(text)
         except (ValueError, TypeError) as exc:
             raise InvalidInputError(f"plan: not valid JSON ({exc})") from None
+        except RecursionError:
+            raise InvalidInputError("plan: JSON nested too deeply") from None
         return cls.from_dict(d)
 
     @staticmethod

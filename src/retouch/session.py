@@ -29,7 +29,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from .errors import InvalidInputError, RetouchError
+from .errors import InvalidInputError, OutputError, RetouchError
 from .execute import PhotoAnalysis, describe_result, execute_plan
 from .interpret import Interpretation, Interpreter, get_interpreter
 from .pipeline import RetouchPipeline
@@ -164,6 +164,9 @@ class Session:
                  interpreter: Interpreter | None = None, pipeline: RetouchPipeline | None = None,
                  preview: str | Path | None = None, output: str | Path | None = None,
                  quality: int = 95) -> None:
+        if isinstance(quality, bool) or not isinstance(quality, (int, np.integer)) \
+                or not 1 <= int(quality) <= 100:
+            raise InvalidInputError(f"`quality` must be an integer in 1..100; got {quality!r}")
         self.interpreter: Interpreter = interpreter or get_interpreter()
         self.analysis: PhotoAnalysis = PhotoAnalysis.of(image, pipeline=pipeline)
         self.preview: Path | None = Path(preview) if preview is not None else None
@@ -226,7 +229,7 @@ class Session:
         ``"not_understood"`` or ``"error"``; the image is then unchanged.
         """
         if not isinstance(text, str):
-            raise TypeError(f"`text` must be a string; got {type(text).__name__}")
+            raise InvalidInputError(f"`text` must be a string; got {type(text).__name__}")
         try:
             interp = self.interpreter.interpret(text, context=self._state)
         except RetouchError as exc:
@@ -350,7 +353,7 @@ class Session:
         if self.preview is not None and an.instances:
             path = self.preview.with_name(self.preview.stem + "_found.png")
             try:
-                _save_preview(path, _annotate(self._image, an, treated), None)
+                _save_preview(path, _annotate(self._image, an, treated), an.data)
                 text = text.rstrip(".") + f"; numbered in {path}."
             except RetouchError as exc:
                 text += f" (could not write {path}: {exc})"
@@ -467,8 +470,11 @@ def _annotate(image: np.ndarray, an: PhotoAnalysis, treated: set[int]) -> np.nda
 
 
 def _save_preview(path: Path, image: np.ndarray, source: ImageData | None) -> None:
-    from .imageio import save_image
+    """Write a downscaled preview; never over ``source``'s file (the user's photo)."""
+    from .imageio import is_same_file, save_image
 
+    if source is not None and source.path is not None and is_same_file(path, source.path):
+        raise OutputError(f"{path}: a preview would overwrite the input image")
     px = image
     scale = min(1.0, PREVIEW_MAX_SIDE / max(px.shape[:2]))
     if scale < 1:
@@ -503,6 +509,9 @@ def run_instruction(
                     if interp.commands else
                     "try e.g. 'remove the acne on my chin but keep the freckles'")
             raise InvalidInputError(f"could not understand the instruction '{what}'; {hint}")
+    if plan is not None and not isinstance(plan, Plan):
+        raise InvalidInputError(f"`plan` must be a retouch.Plan (see Plan.from_json); got "
+                                f"{type(plan).__name__}")
     merged = merge(Plan(), plan if plan is not None else Plan())
     if not merged.plan.operations:
         raise InvalidInputError("the plan has nothing to apply: " + "; ".join(merged.notes))
