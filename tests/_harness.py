@@ -120,7 +120,9 @@ def run_cli(argv: list[str], cwd: Path, stdin: bytes = b"", timeout: float = TIM
     t0 = time.perf_counter()
     p, so, se = start_cli(argv, cwd, stdin, out_prefix=cwd.parent / f".{cwd.name}.run", env=env)
     timed_out = False
+    hwm_kb = 0
     while True:
+        hwm_kb = max(hwm_kb, _vm_hwm_kb(p.pid))
         pid, status, ru = os.wait4(p.pid, os.WNOHANG)
         if pid:
             break
@@ -136,7 +138,22 @@ def run_cli(argv: list[str], cwd: Path, stdin: bytes = b"", timeout: float = TIM
     err = se.read_text("utf-8", "replace")
     so.unlink()
     se.unlink()
-    return CliRun(argv, rc, out, err, time.perf_counter() - t0, ru.ru_maxrss / 1024, timed_out)
+    # ru_maxrss also counts the pre-exec copy of this (large) test process made by
+    # fork, so the child's own high-water mark polled from /proc is preferred.
+    rss_kb = hwm_kb if hwm_kb else ru.ru_maxrss
+    return CliRun(argv, rc, out, err, time.perf_counter() - t0, rss_kb / 1024, timed_out)
+
+
+def _vm_hwm_kb(pid: int) -> int:
+    """Peak resident set (kB) of a running process after its exec (0 if unknown)."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii", errors="replace") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
 
 
 def sha256(path: Path) -> str:

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from conftest import FACES
+from _faces import FACES
 from PIL import Image, ImageCms
 
 #: Shared photos used as bases (small, one face each, different formats and modes).

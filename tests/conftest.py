@@ -8,9 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-_DEFAULT = Path(__file__).resolve().parents[2] / "shared" / "faces"
-FACES = Path(os.environ.get("RETOUCH_FACES", _DEFAULT))
+from _faces import FACES
 
 
 @pytest.fixture(scope="session")

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _faces import FACES
 from _harness import record, run_cli
 from _hostile import base_images
-from conftest import FACES
 from PIL import Image
 
 from retouch import retouch

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _faces import FACES
 from _harness import FULL, record, run_case
-from conftest import FACES
 from PIL import Image
 
 from retouch import retouch

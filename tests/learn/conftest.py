@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from learn_helpers import tiny_config
 
 PAIR = ("pairs/ffhqr_00000_source.png", "pairs/ffhqr_00000_target.png")
 CLEAN = ("clean/gfpgan_ffhq00000_gt512.png", "clean/innerverz_003_face.png")
@@ -58,15 +59,6 @@ def clean_dir(tmp_path_factory, faces_dir) -> Path:
     for rel in CLEAN:
         (d / Path(rel).name).symlink_to(faces_dir / rel)
     return d
-
-
-def tiny_config(out_dir: Path, *overrides: str):
-    """The tiny preset writing to ``out_dir``, with ``--set``-style overrides."""
-    from retouch.learn.config import apply_overrides, tiny
-
-    return apply_overrides(tiny(), [f"train.out_dir={out_dir}", "train.log_every=1",
-                                    "train.sample_every=0", "train.ckpt_every=0",
-                                    *overrides])
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from conftest import tiny_config  # noqa: E402
+from learn_helpers import tiny_config  # noqa: E402
 
 from retouch.learn.data import TrainingData  # noqa: E402
 from retouch.learn.metrics import difference_mask, psnr  # noqa: E402
