@@ -31,8 +31,7 @@ from ._shrink import project_jpeg, shrink_channel
 
 #: A step runs when its measurement passes these (see the docs).
 THRESHOLDS: dict[str, float] = {
-    "jpeg_quality_max": 85.0,   # deblock at quality <= 85 (above, blocks are invisible)
-    "jpeg_quality_max_enlarged": 90.0,  # ... <= 90 when the image was enlarged after it
+    "jpeg_quality_max": 85.0,   # deblock at quality <= 85 (above, it measured as a loss)
     "noise_sigma_min": 2.5,     # denoise at >= 2.5 code values
     "blur_sigma_min": 1.2,      # deblur when edges are wider than 1.2 px (effective grid)
 }
@@ -154,8 +153,7 @@ def _shrink(low: np.ndarray, est: RegionEstimate, fidelity: float,
             steps: list[dict[str, Any]]) -> np.ndarray:
     """Deblock and/or denoise the effective-grid image (one shrinkage pass)."""
     q = est.jpeg.quality
-    q_max = THRESHOLDS["jpeg_quality_max_enlarged" if est.src_wh else "jpeg_quality_max"]
-    do_jpeg = q is not None and q <= q_max and est.jpeg.table is not None
+    do_jpeg = q is not None and q <= THRESHOLDS["jpeg_quality_max"] and est.jpeg.table is not None
     do_noise = est.noise_sigma >= THRESHOLDS["noise_sigma_min"]
     if not (do_jpeg or do_noise):
         return low
