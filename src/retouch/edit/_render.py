@@ -70,18 +70,29 @@ def warp_crop_map(m: np.ndarray, total: np.ndarray, cbox: Box | None) -> np.ndar
     return out
 
 
-def _fill_at(view: np.ndarray, F: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
-    """Membrane fill of the box ``view`` ``(h, w, 3)`` from the pixels off the layer
-    ``F`` (``(h, w)``), read at pixels ``(ys, xs)`` only: ``(n, 3) float32``.
+def _fill_at(view: np.ndarray, layer: np.ndarray, alignment: Alignment, ibox: Box,
+             ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
+    """Membrane fill of the box ``view`` ``(h, w, 3)`` (image box ``ibox``) from the
+    pixels off the canvas layer ``layer``, read at pixels ``(ys, xs)`` only:
+    ``(n, 3) float32``.
 
     The fill is smooth (the revealed strip is thin), so it is computed on a grid
-    of at most 384 px a side and sampled bilinearly where it is needed.
+    of at most 384 px a side (the layer is sampled straight onto that grid) and
+    sampled bilinearly where it is needed.
     """
-    h, w = F.shape
+    h, w = view.shape[:2]
     f = max(1.0, max(h, w) / 384.0)
     sz = (max(2, int(round(w / f))), max(2, int(round(h / f))))
     small = cv2.resize(view, sz, interpolation=cv2.INTER_AREA).astype(np.float32)
-    weight = np.clip(1.0 - 2.0 * cv2.resize(F, sz, interpolation=cv2.INTER_AREA), 0.0, 1.0) ** 2
+    # Grid pixel (u, v) is centred on image pixel ibox[:2] + ((u, v) + 0.5) * step - 0.5.
+    sx, sy = w / sz[0], h / sz[1]
+    to_img = np.array([[sx, 0.0, ibox[0] + 0.5 * sx - 0.5],
+                       [0.0, sy, ibox[1] + 0.5 * sy - 0.5], [0.0, 0.0, 1.0]])
+    m = (np.vstack([alignment.matrix, [0.0, 0.0, 1.0]]) @ to_img)[:2]
+    F = cv2.warpAffine(layer.astype(np.float32), m, sz,
+                       flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                       borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    weight = np.clip(1.0 - 2.0 * F, 0.0, 1.0) ** 2
     filled = push_pull(small, weight).astype(np.float32)
     n = xs.size
     cols = 1024  # remap wants both sides < 32767: lay the points out as a block
@@ -112,9 +123,19 @@ def _sample_canvas(m: np.ndarray, alignment: Alignment, xs: np.ndarray, ys: np.n
     return got.reshape(-1)[:n]
 
 
-def _nearest_to_image(mask: np.ndarray, alignment: Alignment, ibox: Box) -> np.ndarray:
-    """A boolean canvas mask sampled (nearest) at the pixels of ``ibox``."""
-    return crop_to_image(mask.astype(np.uint8), alignment, ibox, cv2.INTER_NEAREST) > 0
+def _codes_to_image(code: np.ndarray, alignment: Alignment, ibox: Box) -> np.ndarray:
+    """A ``uint8`` canvas code map sampled (nearest) at the pixels of ``ibox``."""
+    x0, y0, x1, y1 = ibox
+    m = alignment.matrix.copy()
+    m[:, 2] += m[:, :2] @ np.array([x0, y0], np.float64)
+    return cv2.warpAffine(code, m, (x1 - x0, y1 - y0),
+                          flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP,
+                          borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+
+
+def _put(view: np.ndarray, src: np.ndarray, where: np.ndarray) -> None:
+    """``view[where] = src[where]`` in place (``where``: ``(h, w) bool``), one C pass."""
+    cv2.copyTo(src, np.ascontiguousarray(where).view(np.uint8), view)
 
 
 def render_warp(out: np.ndarray, alignment: Alignment, total: np.ndarray, cbox: Box,
@@ -154,31 +175,36 @@ def render_warp(out: np.ndarray, alignment: Alignment, total: np.ndarray, cbox: 
     x0, y0, x1, y1 = ibox
     if x1 - x0 < 2 or y1 - y0 < 2:
         return ibox, np.zeros((max(0, y1 - y0), max(0, x1 - x0)), bool)
-    support = _nearest_to_image(cv2.dilate(moving_c.astype(np.uint8), np.ones((3, 3), np.uint8)),
-                                alignment, ibox)
-    mapx = crop_to_image(dx_c, alignment, ibox)
-    mapy = crop_to_image(dy_c, alignment, ibox)
+    # The canvas masks travel to the image in one nearest-neighbour pass, as
+    # bits of one code: 1 = moving (dilated), 2 = inside the layer, 4 = its edge.
+    code = cv2.dilate(moving_c.astype(np.uint8), np.ones((3, 3), np.uint8))
+    if layer is not None:
+        # Layer before (F) and after (Fw) the warp, classified at crop resolution.
+        Fw_c = warp_crop_map(layer, total, cbox)
+        full = (layer >= 1.0 - EPS) & (Fw_c >= 1.0 - EPS)
+        soft = ((layer > EPS) | (Fw_c > EPS)) & ~full
+        soft = cv2.dilate(soft.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+        code |= ((full & ~soft).astype(np.uint8) << 1) | (soft.astype(np.uint8) << 2)
+    code_i = _codes_to_image(code, alignment, ibox)
+    support = (code_i & 1) > 0
+    # One two-channel field (x, y) in image px, sampled bilinearly.
+    d_i = crop_to_image(np.dstack([dx_c, dy_c]), alignment, ibox)
     p = int(np.ceil(dmax)) + 3
     sx0, sy0, sx1, sy1 = max(0, x0 - p), max(0, y0 - p), min(W, x1 + p), min(H, y1 + p)
-    mapx += np.arange(x0 - sx0, x1 - sx0, dtype=np.float32)[None, :]
-    mapy += np.arange(y0 - sy0, y1 - sy0, dtype=np.float32)[:, None]
+    d_i[..., 0] += np.arange(x0 - sx0, x1 - sx0, dtype=np.float32)[None, :]
+    d_i[..., 1] += np.arange(y0 - sy0, y1 - sy0, dtype=np.float32)[:, None]
     # Source: a copy of the box grown by the largest displacement (reads never
     # see this face's own writes).
     src = np.ascontiguousarray(out[sy0:sy1, sx0:sx1])
-    warped = cv2.remap(src, mapx, mapy, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT)
+    warped = cv2.remap(src, d_i, None, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT)
     view = out[y0:y1, x0:x1]
     if layer is None:
-        np.copyto(view, warped, where=support[..., None])
+        _put(view, warped, support)
         return ibox, support
-    # Layer before (F) and after (Fw) the warp, classified at crop resolution.
-    Fw_c = warp_crop_map(layer, total, cbox)
-    full = (layer >= 1.0 - EPS) & (Fw_c >= 1.0 - EPS)
-    soft = ((layer > EPS) | (Fw_c > EPS)) & ~full
-    soft = cv2.dilate(soft.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
-    inner = _nearest_to_image(full & ~soft, alignment, ibox) & support
-    band = _nearest_to_image(soft, alignment, ibox) & support
+    inner = ((code_i & 3) == 3)
+    band = ((code_i & 5) == 5)
     # Inside the layer before and after: the warped pixels; outside both: the input.
-    np.copyto(view, warped, where=inner[..., None])
+    _put(view, warped, inner)
     # The layer's soft edge and where it left: blend, and fill what it uncovered.
     ys, xs = np.nonzero(band)
     if ys.size:
@@ -189,8 +215,7 @@ def render_warp(out: np.ndarray, alignment: Alignment, total: np.ndarray, cbox: 
         reveal = np.clip(f - fw, 0.0, 1.0)
         reveal[reveal < EPS] = 0.0
         if np.any(reveal > 0):
-            F_box = crop_to_image(layer, alignment, ibox)
-            res += reveal * _fill_at(view, F_box, ys, xs)
+            res += reveal * _fill_at(view, layer, alignment, ibox, ys, xs)
         view[ys, xs] = np.clip(np.rint(res), 0, maxv).astype(out.dtype)
     return ibox, inner | band
 
@@ -214,14 +239,22 @@ def render_alpha(out: np.ndarray, ibox: Box, alpha: np.ndarray, edited01: np.nda
     if alpha.shape != (h, w):
         if base01 is None:
             raise ValueError("render_alpha: a reduced-grid edit needs its base colours")
-        delta = (alpha[..., None] * (edited01 - base01) * np.float32(maxv)).astype(np.float32)
+        # The change is zeroed where the reduced alpha is below EPS, so the
+        # upsampled change is exactly 0 wherever no reduced cell it reads is
+        # on: the full-resolution add can then run over the whole box (no
+        # masked copy) and leaves those pixels bit-identical.
+        on = alpha >= EPS
+        if not on.any():
+            return np.zeros((h, w), bool)
+        delta = alpha[..., None] * (edited01 - base01) * np.float32(maxv)
+        delta = np.where(on[..., None], delta, np.float32(0)).astype(np.float32)
         delta_up = cv2.resize(delta, (w, h), interpolation=cv2.INTER_LINEAR)
-        sel = cv2.resize(alpha, (w, h), interpolation=cv2.INTER_LINEAR) >= EPS
-        if not sel.any():
-            return sel
+        # Every full-resolution pixel reads reduced cells within one cell of
+        # its nearest one: the dilated mask, upsampled nearest, covers them.
+        near = cv2.dilate(on.view(np.uint8), np.ones((3, 3), np.uint8))
+        sel = cv2.resize(near, (w, h), interpolation=cv2.INTER_NEAREST) > 0
         depth = cv2.CV_8U if out.dtype == np.uint8 else cv2.CV_16U
-        res = cv2.add(view, delta_up, dtype=depth)  # rounds and saturates
-        np.copyto(view, res, where=sel[..., None])
+        cv2.add(view, delta_up, dst=view, dtype=depth)  # rounds and saturates, in place
         return sel
     sel = alpha >= EPS
     if not sel.any():
@@ -229,5 +262,5 @@ def render_alpha(out: np.ndarray, ibox: Box, alpha: np.ndarray, edited01: np.nda
     orig = view.astype(np.float32) * (1.0 / maxv)
     res = orig + alpha[..., None] * (edited01 - orig)
     q = np.clip(np.rint(res * maxv), 0, maxv).astype(out.dtype)
-    np.copyto(view, q, where=sel[..., None])
+    _put(view, q, sel)
     return sel
