@@ -220,6 +220,43 @@ def render_warp(out: np.ndarray, alignment: Alignment, total: np.ndarray, cbox: 
     return ibox, inner | band
 
 
+#: Side of the full-resolution tiles a reduced-grid change is upsampled in.
+TILE = 128
+
+
+def _add_upsampled(view: np.ndarray, delta: np.ndarray, near: np.ndarray, depth: int) -> None:
+    """``view += upsample(delta)`` in place (rounded, saturated), tile by tile.
+
+    ``delta`` ``(lh, lw, 3) float32`` spans ``view`` (bilinear, pixel centres
+    aligned as :func:`cv2.resize` does) and is zero wherever ``near`` (``uint8``,
+    the reduced cells that are on, dilated by one cell) is 0. Tiles whose
+    cells are all off would add exactly 0, so they are skipped.
+    """
+    h, w = view.shape[:2]
+    lh, lw = delta.shape[:2]
+    sx, sy = lw / w, lh / h
+    integ = cv2.integral(near)
+
+    def cells(a: int, b: int, s: float, n: int) -> tuple[int, int]:
+        # Nearest cells of pixels a .. b-1, one more each side.
+        return max(0, int(np.floor(a * s)) - 1), min(n, int(np.floor((b - 1) * s)) + 2)
+
+    for ty in range(0, h, TILE):
+        ty1 = min(h, ty + TILE)
+        r0, r1 = cells(ty, ty1, sy, lh)
+        for tx in range(0, w, TILE):
+            tx1 = min(w, tx + TILE)
+            c0, c1 = cells(tx, tx1, sx, lw)
+            if integ[r1, c1] - integ[r0, c1] - integ[r1, c0] + integ[r0, c0] == 0:
+                continue
+            m = np.array([[sx, 0.0, (tx + 0.5) * sx - 0.5], [0.0, sy, (ty + 0.5) * sy - 0.5]])
+            up = cv2.warpAffine(delta, m, (tx1 - tx, ty1 - ty),
+                                flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                                borderMode=cv2.BORDER_REPLICATE)
+            tile = view[ty:ty1, tx:tx1]
+            cv2.add(tile, up, dst=tile, dtype=depth)
+
+
 def render_alpha(out: np.ndarray, ibox: Box, alpha: np.ndarray, edited01: np.ndarray,
                  maxv: float, base01: np.ndarray | None = None) -> np.ndarray:
     """Blend an edited box into ``out`` (in place) by ``alpha``; returns the written mask.
@@ -248,13 +285,11 @@ def render_alpha(out: np.ndarray, ibox: Box, alpha: np.ndarray, edited01: np.nda
             return np.zeros((h, w), bool)
         delta = alpha[..., None] * (edited01 - base01) * np.float32(maxv)
         delta = np.where(on[..., None], delta, np.float32(0)).astype(np.float32)
-        delta_up = cv2.resize(delta, (w, h), interpolation=cv2.INTER_LINEAR)
         # Every full-resolution pixel reads reduced cells within one cell of
         # its nearest one: the dilated mask, upsampled nearest, covers them.
         near = cv2.dilate(on.view(np.uint8), np.ones((3, 3), np.uint8))
         sel = cv2.resize(near, (w, h), interpolation=cv2.INTER_NEAREST) > 0
-        depth = cv2.CV_8U if out.dtype == np.uint8 else cv2.CV_16U
-        cv2.add(view, delta_up, dst=view, dtype=depth)  # rounds and saturates, in place
+        _add_upsampled(view, delta, near, cv2.CV_8U if out.dtype == np.uint8 else cv2.CV_16U)
         return sel
     sel = alpha >= EPS
     if not sel.any():
