@@ -108,19 +108,21 @@ def _fill_at(view: np.ndarray, layer: np.ndarray, alignment: Alignment, ibox: Bo
 
 def _sample_canvas(m: np.ndarray, alignment: Alignment, xs: np.ndarray, ys: np.ndarray
                    ) -> np.ndarray:
-    """Bilinear samples of a canvas map at image pixels ``(xs, ys)`` -> ``(n,) float32``."""
-    mat = alignment.matrix
-    cx = (mat[0, 0] * xs + mat[0, 1] * ys + mat[0, 2]).astype(np.float32)
-    cy = (mat[1, 0] * xs + mat[1, 1] * ys + mat[1, 2]).astype(np.float32)
+    """Bilinear samples of a canvas map ``(CH, S[, C])`` at image pixels ``(xs, ys)``
+    -> ``(n[, C]) float32``."""
+    mat = alignment.matrix.astype(np.float32)
+    xf = xs.astype(np.float32)
+    yf = ys.astype(np.float32)
     n = xs.size
     cols = 1024
     rows = max(1, -(-n // cols))
     mx = np.full(rows * cols, -10.0, np.float32)
     my = np.full(rows * cols, -10.0, np.float32)
-    mx[:n], my[:n] = cx, cy
+    mx[:n] = mat[0, 0] * xf + mat[0, 1] * yf + mat[0, 2]
+    my[:n] = mat[1, 0] * xf + mat[1, 1] * yf + mat[1, 2]
     got = cv2.remap(m.astype(np.float32), mx.reshape(rows, cols), my.reshape(rows, cols),
                     cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-    return got.reshape(-1)[:n]
+    return got.reshape(rows * cols, *m.shape[2:])[:n]
 
 
 def _codes_to_image(code: np.ndarray, alignment: Alignment, ibox: Box) -> np.ndarray:
@@ -206,17 +208,27 @@ def render_warp(out: np.ndarray, alignment: Alignment, total: np.ndarray, cbox: 
     # Inside the layer before and after: the warped pixels; outside both: the input.
     _put(view, warped, inner)
     # The layer's soft edge and where it left: blend, and fill what it uncovered.
-    ys, xs = np.nonzero(band)
-    if ys.size:
-        f = _sample_canvas(layer, alignment, xs + x0, ys + y0)[:, None]
-        fw = _sample_canvas(Fw_c, alignment, xs + x0, ys + y0)[:, None]
-        o = view[ys, xs].astype(np.float32)
-        res = fw * warped[ys, xs].astype(np.float32) + (1.0 - np.maximum(f, fw)) * o
+    idx = np.flatnonzero(band)
+    if idx.size:
+        # Flat indices: one gather / scatter per array (the band is a thin ring).
+        ys, xs = np.divmod(idx, x1 - x0)
+        ff = _sample_canvas(np.dstack([layer, Fw_c]), alignment, xs + x0, ys + y0)
+        f, fw = ff[:, :1], ff[:, 1:]
+        flat = out.reshape(-1, out.shape[2]) if out.flags.c_contiguous else None
+        gidx = (ys + y0) * W + (xs + x0)
+        o = (flat[gidx] if flat is not None else view[ys, xs]).astype(np.float32)
+        res = fw * warped.reshape(-1, warped.shape[2])[idx].astype(np.float32)
+        res += (1.0 - np.maximum(f, fw)) * o
         reveal = np.clip(f - fw, 0.0, 1.0)
-        reveal[reveal < EPS] = 0.0
-        if np.any(reveal > 0):
-            res += reveal * _fill_at(view, layer, alignment, ibox, ys, xs)
-        view[ys, xs] = np.clip(np.rint(res), 0, maxv).astype(out.dtype)
+        shown = np.flatnonzero(reveal[:, 0] >= EPS)  # where the layer left
+        if shown.size:
+            res[shown] += reveal[shown] * _fill_at(view, layer, alignment, ibox,
+                                                   ys[shown], xs[shown])
+        q = np.clip(np.rint(res), 0, maxv).astype(out.dtype)
+        if flat is not None:
+            flat[gidx] = q
+        else:
+            view[ys, xs] = q
     return ibox, inner | band
 
 
