@@ -140,6 +140,38 @@ def _put(view: np.ndarray, src: np.ndarray, where: np.ndarray) -> None:
     cv2.copyTo(src, np.ascontiguousarray(where).view(np.uint8), view)
 
 
+#: Rows per band in which the warp samples its field and resamples the photo.
+ROWS = 64
+
+
+def _warp_rows(src: np.ndarray, d_c: np.ndarray, alignment: Alignment, ibox: Box,
+               origin: tuple[int, int], written: np.ndarray) -> np.ndarray:
+    """Bicubic resampling of ``src`` at ``x + d(x)`` for the pixels of ``ibox``.
+
+    ``d_c`` ``(CH, S, 2)`` is the backward field in image px on the canvas
+    (sampled bilinearly), ``src`` the photo from image pixel ``origin`` on.
+    Work is done in bands of :data:`ROWS` rows, each over the columns that hold
+    a ``written`` pixel; the rest of the returned ``(h, w, C)`` array is
+    undefined (never read).
+    """
+    x0, y0, x1, y1 = ibox
+    h, w = y1 - y0, x1 - x0
+    warped = np.empty((h, w, src.shape[2]), src.dtype)
+    for by in range(0, h, ROWS):
+        by1 = min(h, by + ROWS)
+        cols = np.flatnonzero(written[by:by1].any(axis=0))
+        if cols.size == 0:
+            continue
+        c0, c1 = int(cols[0]), int(cols[-1]) + 1
+        d = crop_to_image(d_c, alignment, (x0 + c0, y0 + by, x0 + c1, y0 + by1))
+        d[..., 0] += np.arange(x0 + c0 - origin[0], x0 + c1 - origin[0], dtype=np.float32)
+        d[..., 1] += np.arange(y0 + by - origin[1], y0 + by1 - origin[1],
+                               dtype=np.float32)[:, None]
+        warped[by:by1, c0:c1] = cv2.remap(src, d, None, cv2.INTER_CUBIC,
+                                          borderMode=cv2.BORDER_REFLECT)
+    return warped
+
+
 def render_warp(out: np.ndarray, alignment: Alignment, total: np.ndarray, cbox: Box,
                 layer: np.ndarray | None, maxv: float) -> tuple[Box, np.ndarray]:
     """Resample ``out`` (in place) through a face's total canvas field.
@@ -189,22 +221,22 @@ def render_warp(out: np.ndarray, alignment: Alignment, total: np.ndarray, cbox: 
         code |= ((full & ~soft).astype(np.uint8) << 1) | (soft.astype(np.uint8) << 2)
     code_i = _codes_to_image(code, alignment, ibox)
     support = (code_i & 1) > 0
-    # One two-channel field (x, y) in image px, sampled bilinearly.
-    d_i = crop_to_image(np.dstack([dx_c, dy_c]), alignment, ibox)
+    if layer is None:
+        written = support
+    else:
+        inner = ((code_i & 3) == 3)
+        band = ((code_i & 5) == 5)
+        written = inner | band
     p = int(np.ceil(dmax)) + 3
     sx0, sy0, sx1, sy1 = max(0, x0 - p), max(0, y0 - p), min(W, x1 + p), min(H, y1 + p)
-    d_i[..., 0] += np.arange(x0 - sx0, x1 - sx0, dtype=np.float32)[None, :]
-    d_i[..., 1] += np.arange(y0 - sy0, y1 - sy0, dtype=np.float32)[:, None]
     # Source: a copy of the box grown by the largest displacement (reads never
     # see this face's own writes).
     src = np.ascontiguousarray(out[sy0:sy1, sx0:sx1])
-    warped = cv2.remap(src, d_i, None, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT)
+    warped = _warp_rows(src, np.dstack([dx_c, dy_c]), alignment, ibox, (sx0, sy0), written)
     view = out[y0:y1, x0:x1]
     if layer is None:
         _put(view, warped, support)
         return ibox, support
-    inner = ((code_i & 3) == 3)
-    band = ((code_i & 5) == 5)
     # Inside the layer before and after: the warped pixels; outside both: the input.
     _put(view, warped, inner)
     # The layer's soft edge and where it left: blend, and fill what it uncovered.
