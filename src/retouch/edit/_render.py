@@ -50,7 +50,7 @@ def crop_to_image(crop_map: np.ndarray, alignment: Alignment, ibox: Box,
     x0, y0, x1, y1 = ibox
     m = alignment.matrix.copy()
     m[:, 2] += m[:, :2] @ np.array([x0, y0], np.float64)
-    return cv2.warpAffine(crop_map.astype(np.float32), m, (x1 - x0, y1 - y0),
+    return cv2.warpAffine(crop_map.astype(np.float32, copy=False), m, (x1 - x0, y1 - y0),
                           flags=interp | cv2.WARP_INVERSE_MAP,
                           borderMode=cv2.BORDER_CONSTANT, borderValue=0)
 
@@ -81,11 +81,20 @@ def _fill_at(view: np.ndarray, layer: np.ndarray, alignment: Alignment, ibox: Bo
     sampled bilinearly where it is needed.
     """
     h, w = view.shape[:2]
-    f = max(1.0, max(h, w) / 384.0)
-    sz = (max(2, int(round(w / f))), max(2, int(round(h / f))))
-    small = cv2.resize(view, sz, interpolation=cv2.INTER_AREA).astype(np.float32)
+    f = max(1, int(np.ceil(max(h, w) / 384.0)))
+    if min(h, w) >= 2 * f:
+        # A whole factor: box means (the fast path of INTER_AREA); the last
+        # < f rows / columns are left out of the grid.
+        sz = (w // f, h // f)
+        small = cv2.resize(view[:sz[1] * f, :sz[0] * f], sz, interpolation=cv2.INTER_AREA)
+        sx = sy = float(f)
+    else:
+        fl = max(1.0, max(h, w) / 384.0)
+        sz = (max(2, int(round(w / fl))), max(2, int(round(h / fl))))
+        small = cv2.resize(view, sz, interpolation=cv2.INTER_AREA)
+        sx, sy = w / sz[0], h / sz[1]
+    small = small.astype(np.float32)
     # Grid pixel (u, v) is centred on image pixel ibox[:2] + ((u, v) + 0.5) * step - 0.5.
-    sx, sy = w / sz[0], h / sz[1]
     to_img = np.array([[sx, 0.0, ibox[0] + 0.5 * sx - 0.5],
                        [0.0, sy, ibox[1] + 0.5 * sy - 0.5], [0.0, 0.0, 1.0]])
     m = (np.vstack([alignment.matrix, [0.0, 0.0, 1.0]]) @ to_img)[:2]
@@ -99,8 +108,8 @@ def _fill_at(view: np.ndarray, layer: np.ndarray, alignment: Alignment, ibox: Bo
     rows = max(1, -(-n // cols))
     mx = np.zeros(rows * cols, np.float32)
     my = np.zeros(rows * cols, np.float32)
-    mx[:n] = (xs + 0.5) * (sz[0] / w) - 0.5
-    my[:n] = (ys + 0.5) * (sz[1] / h) - 0.5
+    mx[:n] = (xs + 0.5) / sx - 0.5
+    my[:n] = (ys + 0.5) / sy - 0.5
     got = cv2.remap(filled, mx.reshape(rows, cols), my.reshape(rows, cols), cv2.INTER_LINEAR,
                     borderMode=cv2.BORDER_REPLICATE)
     return got.reshape(-1, 3)[:n]
