@@ -146,7 +146,15 @@ def _codes_to_image(code: np.ndarray, alignment: Alignment, ibox: Box) -> np.nda
 
 def _put(view: np.ndarray, src: np.ndarray, where: np.ndarray) -> None:
     """``view[where] = src[where]`` in place (``where``: ``(h, w) bool``), one C pass."""
+    if not _cv_writable(view):
+        np.copyto(view, src, where=where[..., None])
+        return
     cv2.copyTo(src, np.ascontiguousarray(where).view(np.uint8), view)
+
+
+def _cv_writable(a: np.ndarray) -> bool:
+    """Whether OpenCV can write into ``a`` ``(h, w, C)`` in place (rows may be strided)."""
+    return a.strides[2] == a.itemsize and a.strides[1] == a.itemsize * a.shape[2]
 
 
 #: Rows per band in which the warp samples its field and resamples the photo.
@@ -307,7 +315,10 @@ def _add_upsampled(view: np.ndarray, delta: np.ndarray, near: np.ndarray, depth:
                                 flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                                 borderMode=cv2.BORDER_REPLICATE)
             tile = view[ty:ty1, tx:tx1]
-            cv2.add(tile, up, dst=tile, dtype=depth)
+            if _cv_writable(tile):
+                cv2.add(tile, up, dst=tile, dtype=depth)  # rounds and saturates
+            else:
+                tile[...] = cv2.add(np.ascontiguousarray(tile), up, dtype=depth)
 
 
 def render_alpha(out: np.ndarray, ibox: Box, alpha: np.ndarray, edited01: np.ndarray,
