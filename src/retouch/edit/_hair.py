@@ -91,7 +91,9 @@ def hair_mask(ctx: FaceContext) -> tuple[tuple[int, int, int, int], np.ndarray] 
 
     seeds = (grid_of(ctx.mask("hair") * (like < 0.2) * near) > 0.5) & (person > 0.8)
     core = grow(oval, -0.25 * fr.iod)
-    face_c = np.maximum.reduce([core] + [grow(ctx.mask(n), 0.02 * fr.iod) for n in _FACE_PARTS])
+    # Growing the parts' union is growing each part (one distance transform).
+    parts = np.maximum.reduce([ctx.mask(n) for n in _FACE_PARTS])
+    face_c = np.maximum(core, grow(parts, 0.02 * fr.iod))
     face = grid_of(face_c)
     ring = grid_of(oval) * (1.0 - face)  # the face's edge: hair strands or shadowed skin
     cheeks = np.maximum(ctx.mask("left_cheek"), ctx.mask("right_cheek")) * (like > 0.3)

@@ -50,7 +50,7 @@ def crop_to_image(crop_map: np.ndarray, alignment: Alignment, ibox: Box,
     x0, y0, x1, y1 = ibox
     m = alignment.matrix.copy()
     m[:, 2] += m[:, :2] @ np.array([x0, y0], np.float64)
-    return cv2.warpAffine(crop_map.astype(np.float32), m, (x1 - x0, y1 - y0),
+    return cv2.warpAffine(crop_map.astype(np.float32, copy=False), m, (x1 - x0, y1 - y0),
                           flags=interp | cv2.WARP_INVERSE_MAP,
                           borderMode=cv2.BORDER_CONSTANT, borderValue=0)
 
@@ -70,26 +70,46 @@ def warp_crop_map(m: np.ndarray, total: np.ndarray, cbox: Box | None) -> np.ndar
     return out
 
 
-def _fill_at(view: np.ndarray, F: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
-    """Membrane fill of the box ``view`` ``(h, w, 3)`` from the pixels off the layer
-    ``F`` (``(h, w)``), read at pixels ``(ys, xs)`` only: ``(n, 3) float32``.
+def _fill_at(view: np.ndarray, layer: np.ndarray, alignment: Alignment, ibox: Box,
+             ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
+    """Membrane fill of the box ``view`` ``(h, w, 3)`` (image box ``ibox``) from the
+    pixels off the canvas layer ``layer``, read at pixels ``(ys, xs)`` only:
+    ``(n, 3) float32``.
 
     The fill is smooth (the revealed strip is thin), so it is computed on a grid
-    of at most 384 px a side and sampled bilinearly where it is needed.
+    of at most 384 px a side (the layer is sampled straight onto that grid) and
+    sampled bilinearly where it is needed.
     """
-    h, w = F.shape
-    f = max(1.0, max(h, w) / 384.0)
-    sz = (max(2, int(round(w / f))), max(2, int(round(h / f))))
-    small = cv2.resize(view, sz, interpolation=cv2.INTER_AREA).astype(np.float32)
-    weight = np.clip(1.0 - 2.0 * cv2.resize(F, sz, interpolation=cv2.INTER_AREA), 0.0, 1.0) ** 2
+    h, w = view.shape[:2]
+    f = max(1, int(np.ceil(max(h, w) / 384.0)))
+    if min(h, w) >= 2 * f:
+        # A whole factor: box means (the fast path of INTER_AREA); the last
+        # < f rows / columns are left out of the grid.
+        sz = (w // f, h // f)
+        small = cv2.resize(view[:sz[1] * f, :sz[0] * f], sz, interpolation=cv2.INTER_AREA)
+        sx = sy = float(f)
+    else:
+        fl = max(1.0, max(h, w) / 384.0)
+        sz = (max(2, int(round(w / fl))), max(2, int(round(h / fl))))
+        small = cv2.resize(view, sz, interpolation=cv2.INTER_AREA)
+        sx, sy = w / sz[0], h / sz[1]
+    small = small.astype(np.float32)
+    # Grid pixel (u, v) is centred on image pixel ibox[:2] + ((u, v) + 0.5) * step - 0.5.
+    to_img = np.array([[sx, 0.0, ibox[0] + 0.5 * sx - 0.5],
+                       [0.0, sy, ibox[1] + 0.5 * sy - 0.5], [0.0, 0.0, 1.0]])
+    m = (np.vstack([alignment.matrix, [0.0, 0.0, 1.0]]) @ to_img)[:2]
+    F = cv2.warpAffine(layer.astype(np.float32), m, sz,
+                       flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                       borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    weight = np.clip(1.0 - 2.0 * F, 0.0, 1.0) ** 2
     filled = push_pull(small, weight).astype(np.float32)
     n = xs.size
     cols = 1024  # remap wants both sides < 32767: lay the points out as a block
     rows = max(1, -(-n // cols))
     mx = np.zeros(rows * cols, np.float32)
     my = np.zeros(rows * cols, np.float32)
-    mx[:n] = (xs + 0.5) * (sz[0] / w) - 0.5
-    my[:n] = (ys + 0.5) * (sz[1] / h) - 0.5
+    mx[:n] = (xs + 0.5) / sx - 0.5
+    my[:n] = (ys + 0.5) / sy - 0.5
     got = cv2.remap(filled, mx.reshape(rows, cols), my.reshape(rows, cols), cv2.INTER_LINEAR,
                     borderMode=cv2.BORDER_REPLICATE)
     return got.reshape(-1, 3)[:n]
@@ -97,24 +117,76 @@ def _fill_at(view: np.ndarray, F: np.ndarray, ys: np.ndarray, xs: np.ndarray) ->
 
 def _sample_canvas(m: np.ndarray, alignment: Alignment, xs: np.ndarray, ys: np.ndarray
                    ) -> np.ndarray:
-    """Bilinear samples of a canvas map at image pixels ``(xs, ys)`` -> ``(n,) float32``."""
-    mat = alignment.matrix
-    cx = (mat[0, 0] * xs + mat[0, 1] * ys + mat[0, 2]).astype(np.float32)
-    cy = (mat[1, 0] * xs + mat[1, 1] * ys + mat[1, 2]).astype(np.float32)
+    """Bilinear samples of a canvas map ``(CH, S[, C])`` at image pixels ``(xs, ys)``
+    -> ``(n[, C]) float32``."""
+    mat = alignment.matrix.astype(np.float32)
+    xf = xs.astype(np.float32)
+    yf = ys.astype(np.float32)
     n = xs.size
     cols = 1024
     rows = max(1, -(-n // cols))
     mx = np.full(rows * cols, -10.0, np.float32)
     my = np.full(rows * cols, -10.0, np.float32)
-    mx[:n], my[:n] = cx, cy
+    mx[:n] = mat[0, 0] * xf + mat[0, 1] * yf + mat[0, 2]
+    my[:n] = mat[1, 0] * xf + mat[1, 1] * yf + mat[1, 2]
     got = cv2.remap(m.astype(np.float32), mx.reshape(rows, cols), my.reshape(rows, cols),
                     cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-    return got.reshape(-1)[:n]
+    return got.reshape(rows * cols, *m.shape[2:])[:n]
 
 
-def _nearest_to_image(mask: np.ndarray, alignment: Alignment, ibox: Box) -> np.ndarray:
-    """A boolean canvas mask sampled (nearest) at the pixels of ``ibox``."""
-    return crop_to_image(mask.astype(np.uint8), alignment, ibox, cv2.INTER_NEAREST) > 0
+def _codes_to_image(code: np.ndarray, alignment: Alignment, ibox: Box) -> np.ndarray:
+    """A ``uint8`` canvas code map sampled (nearest) at the pixels of ``ibox``."""
+    x0, y0, x1, y1 = ibox
+    m = alignment.matrix.copy()
+    m[:, 2] += m[:, :2] @ np.array([x0, y0], np.float64)
+    return cv2.warpAffine(code, m, (x1 - x0, y1 - y0),
+                          flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP,
+                          borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+
+
+def _put(view: np.ndarray, src: np.ndarray, where: np.ndarray) -> None:
+    """``view[where] = src[where]`` in place (``where``: ``(h, w) bool``), one C pass."""
+    if not _cv_writable(view):
+        np.copyto(view, src, where=where[..., None])
+        return
+    cv2.copyTo(src, np.ascontiguousarray(where).view(np.uint8), view)
+
+
+def _cv_writable(a: np.ndarray) -> bool:
+    """Whether OpenCV can write into ``a`` ``(h, w, C)`` in place (rows may be strided)."""
+    return a.strides[2] == a.itemsize and a.strides[1] == a.itemsize * a.shape[2]
+
+
+#: Rows per band in which the warp samples its field and resamples the photo.
+ROWS = 64
+
+
+def _warp_rows(src: np.ndarray, d_c: np.ndarray, alignment: Alignment, ibox: Box,
+               origin: tuple[int, int], written: np.ndarray) -> np.ndarray:
+    """Bicubic resampling of ``src`` at ``x + d(x)`` for the pixels of ``ibox``.
+
+    ``d_c`` ``(CH, S, 2)`` is the backward field in image px on the canvas
+    (sampled bilinearly), ``src`` the photo from image pixel ``origin`` on.
+    Work is done in bands of :data:`ROWS` rows, each over the columns that hold
+    a ``written`` pixel; the rest of the returned ``(h, w, C)`` array is
+    undefined (never read).
+    """
+    x0, y0, x1, y1 = ibox
+    h, w = y1 - y0, x1 - x0
+    warped = np.empty((h, w, src.shape[2]), src.dtype)
+    for by in range(0, h, ROWS):
+        by1 = min(h, by + ROWS)
+        cols = np.flatnonzero(written[by:by1].any(axis=0))
+        if cols.size == 0:
+            continue
+        c0, c1 = int(cols[0]), int(cols[-1]) + 1
+        d = crop_to_image(d_c, alignment, (x0 + c0, y0 + by, x0 + c1, y0 + by1))
+        d[..., 0] += np.arange(x0 + c0 - origin[0], x0 + c1 - origin[0], dtype=np.float32)
+        d[..., 1] += np.arange(y0 + by - origin[1], y0 + by1 - origin[1],
+                               dtype=np.float32)[:, None]
+        warped[by:by1, c0:c1] = cv2.remap(src, d, None, cv2.INTER_CUBIC,
+                                          borderMode=cv2.BORDER_REFLECT)
+    return warped
 
 
 def render_warp(out: np.ndarray, alignment: Alignment, total: np.ndarray, cbox: Box,
@@ -154,45 +226,99 @@ def render_warp(out: np.ndarray, alignment: Alignment, total: np.ndarray, cbox: 
     x0, y0, x1, y1 = ibox
     if x1 - x0 < 2 or y1 - y0 < 2:
         return ibox, np.zeros((max(0, y1 - y0), max(0, x1 - x0)), bool)
-    support = _nearest_to_image(cv2.dilate(moving_c.astype(np.uint8), np.ones((3, 3), np.uint8)),
-                                alignment, ibox)
-    mapx = crop_to_image(dx_c, alignment, ibox)
-    mapy = crop_to_image(dy_c, alignment, ibox)
+    # The canvas masks travel to the image in one nearest-neighbour pass, as
+    # bits of one code: 1 = moving (dilated), 2 = inside the layer, 4 = its edge.
+    code = cv2.dilate(moving_c.astype(np.uint8), np.ones((3, 3), np.uint8))
+    if layer is not None:
+        # Layer before (F) and after (Fw) the warp, classified at crop resolution.
+        Fw_c = warp_crop_map(layer, total, cbox)
+        full = (layer >= 1.0 - EPS) & (Fw_c >= 1.0 - EPS)
+        soft = ((layer > EPS) | (Fw_c > EPS)) & ~full
+        soft = cv2.dilate(soft.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+        code |= ((full & ~soft).astype(np.uint8) << 1) | (soft.astype(np.uint8) << 2)
+    code_i = _codes_to_image(code, alignment, ibox)
+    support = (code_i & 1) > 0
+    if layer is None:
+        written = support
+    else:
+        inner = ((code_i & 3) == 3)
+        band = ((code_i & 5) == 5)
+        written = inner | band
     p = int(np.ceil(dmax)) + 3
     sx0, sy0, sx1, sy1 = max(0, x0 - p), max(0, y0 - p), min(W, x1 + p), min(H, y1 + p)
-    mapx += np.arange(x0 - sx0, x1 - sx0, dtype=np.float32)[None, :]
-    mapy += np.arange(y0 - sy0, y1 - sy0, dtype=np.float32)[:, None]
     # Source: a copy of the box grown by the largest displacement (reads never
     # see this face's own writes).
     src = np.ascontiguousarray(out[sy0:sy1, sx0:sx1])
-    warped = cv2.remap(src, mapx, mapy, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT)
+    warped = _warp_rows(src, np.dstack([dx_c, dy_c]), alignment, ibox, (sx0, sy0), written)
     view = out[y0:y1, x0:x1]
     if layer is None:
-        np.copyto(view, warped, where=support[..., None])
+        _put(view, warped, support)
         return ibox, support
-    # Layer before (F) and after (Fw) the warp, classified at crop resolution.
-    Fw_c = warp_crop_map(layer, total, cbox)
-    full = (layer >= 1.0 - EPS) & (Fw_c >= 1.0 - EPS)
-    soft = ((layer > EPS) | (Fw_c > EPS)) & ~full
-    soft = cv2.dilate(soft.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
-    inner = _nearest_to_image(full & ~soft, alignment, ibox) & support
-    band = _nearest_to_image(soft, alignment, ibox) & support
     # Inside the layer before and after: the warped pixels; outside both: the input.
-    np.copyto(view, warped, where=inner[..., None])
+    _put(view, warped, inner)
     # The layer's soft edge and where it left: blend, and fill what it uncovered.
-    ys, xs = np.nonzero(band)
-    if ys.size:
-        f = _sample_canvas(layer, alignment, xs + x0, ys + y0)[:, None]
-        fw = _sample_canvas(Fw_c, alignment, xs + x0, ys + y0)[:, None]
-        o = view[ys, xs].astype(np.float32)
-        res = fw * warped[ys, xs].astype(np.float32) + (1.0 - np.maximum(f, fw)) * o
+    idx = np.flatnonzero(band)
+    if idx.size:
+        # Flat indices: one gather / scatter per array (the band is a thin ring).
+        ys, xs = np.divmod(idx, x1 - x0)
+        ff = _sample_canvas(np.dstack([layer, Fw_c]), alignment, xs + x0, ys + y0)
+        f, fw = ff[:, :1], ff[:, 1:]
+        flat = out.reshape(-1, out.shape[2]) if out.flags.c_contiguous else None
+        gidx = (ys + y0) * W + (xs + x0)
+        o = (flat[gidx] if flat is not None else view[ys, xs]).astype(np.float32)
+        res = fw * warped.reshape(-1, warped.shape[2])[idx].astype(np.float32)
+        res += (1.0 - np.maximum(f, fw)) * o
         reveal = np.clip(f - fw, 0.0, 1.0)
-        reveal[reveal < EPS] = 0.0
-        if np.any(reveal > 0):
-            F_box = crop_to_image(layer, alignment, ibox)
-            res += reveal * _fill_at(view, F_box, ys, xs)
-        view[ys, xs] = np.clip(np.rint(res), 0, maxv).astype(out.dtype)
+        shown = np.flatnonzero(reveal[:, 0] >= EPS)  # where the layer left
+        if shown.size:
+            res[shown] += reveal[shown] * _fill_at(view, layer, alignment, ibox,
+                                                   ys[shown], xs[shown])
+        q = np.clip(np.rint(res), 0, maxv).astype(out.dtype)
+        if flat is not None:
+            flat[gidx] = q
+        else:
+            view[ys, xs] = q
     return ibox, inner | band
+
+
+#: Side of the full-resolution tiles a reduced-grid change is upsampled in.
+TILE = 128
+
+
+def _add_upsampled(view: np.ndarray, delta: np.ndarray, near: np.ndarray, depth: int) -> None:
+    """``view += upsample(delta)`` in place (rounded, saturated), tile by tile.
+
+    ``delta`` ``(lh, lw, 3) float32`` spans ``view`` (bilinear, pixel centres
+    aligned as :func:`cv2.resize` does) and is zero wherever ``near`` (``uint8``,
+    the reduced cells that are on, dilated by one cell) is 0. Tiles whose
+    cells are all off would add exactly 0, so they are skipped.
+    """
+    h, w = view.shape[:2]
+    lh, lw = delta.shape[:2]
+    sx, sy = lw / w, lh / h
+    integ = cv2.integral(near)
+
+    def cells(a: int, b: int, s: float, n: int) -> tuple[int, int]:
+        # Nearest cells of pixels a .. b-1, one more each side.
+        return max(0, int(np.floor(a * s)) - 1), min(n, int(np.floor((b - 1) * s)) + 2)
+
+    for ty in range(0, h, TILE):
+        ty1 = min(h, ty + TILE)
+        r0, r1 = cells(ty, ty1, sy, lh)
+        for tx in range(0, w, TILE):
+            tx1 = min(w, tx + TILE)
+            c0, c1 = cells(tx, tx1, sx, lw)
+            if integ[r1, c1] - integ[r0, c1] - integ[r1, c0] + integ[r0, c0] == 0:
+                continue
+            m = np.array([[sx, 0.0, (tx + 0.5) * sx - 0.5], [0.0, sy, (ty + 0.5) * sy - 0.5]])
+            up = cv2.warpAffine(delta, m, (tx1 - tx, ty1 - ty),
+                                flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                                borderMode=cv2.BORDER_REPLICATE)
+            tile = view[ty:ty1, tx:tx1]
+            if _cv_writable(tile):
+                cv2.add(tile, up, dst=tile, dtype=depth)  # rounds and saturates
+            else:
+                tile[...] = cv2.add(np.ascontiguousarray(tile), up, dtype=depth)
 
 
 def render_alpha(out: np.ndarray, ibox: Box, alpha: np.ndarray, edited01: np.ndarray,
@@ -214,14 +340,20 @@ def render_alpha(out: np.ndarray, ibox: Box, alpha: np.ndarray, edited01: np.nda
     if alpha.shape != (h, w):
         if base01 is None:
             raise ValueError("render_alpha: a reduced-grid edit needs its base colours")
-        delta = (alpha[..., None] * (edited01 - base01) * np.float32(maxv)).astype(np.float32)
-        delta_up = cv2.resize(delta, (w, h), interpolation=cv2.INTER_LINEAR)
-        sel = cv2.resize(alpha, (w, h), interpolation=cv2.INTER_LINEAR) >= EPS
-        if not sel.any():
-            return sel
-        depth = cv2.CV_8U if out.dtype == np.uint8 else cv2.CV_16U
-        res = cv2.add(view, delta_up, dtype=depth)  # rounds and saturates
-        np.copyto(view, res, where=sel[..., None])
+        # The change is zeroed where the reduced alpha is below EPS, so the
+        # upsampled change is exactly 0 wherever no reduced cell it reads is
+        # on: the full-resolution add can then run over the whole box (no
+        # masked copy) and leaves those pixels bit-identical.
+        on = alpha >= EPS
+        if not on.any():
+            return np.zeros((h, w), bool)
+        delta = alpha[..., None] * (edited01 - base01) * np.float32(maxv)
+        delta = np.where(on[..., None], delta, np.float32(0)).astype(np.float32)
+        # Every full-resolution pixel reads reduced cells within one cell of
+        # its nearest one: the dilated mask, upsampled nearest, covers them.
+        near = cv2.dilate(on.view(np.uint8), np.ones((3, 3), np.uint8))
+        sel = cv2.resize(near, (w, h), interpolation=cv2.INTER_NEAREST) > 0
+        _add_upsampled(view, delta, near, cv2.CV_8U if out.dtype == np.uint8 else cv2.CV_16U)
         return sel
     sel = alpha >= EPS
     if not sel.any():
@@ -229,5 +361,5 @@ def render_alpha(out: np.ndarray, ibox: Box, alpha: np.ndarray, edited01: np.nda
     orig = view.astype(np.float32) * (1.0 / maxv)
     res = orig + alpha[..., None] * (edited01 - orig)
     q = np.clip(np.rint(res * maxv), 0, maxv).astype(out.dtype)
-    np.copyto(view, q, where=sel[..., None])
+    _put(view, q, sel)
     return sel
