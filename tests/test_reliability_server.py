@@ -116,7 +116,8 @@ def test_traversal_in_upload_filenames_writes_nothing_outside(server, photo, tmp
         assert r.status_code in (201, 422), (name, r.status_code, r.text)
         if r.status_code == 201:
             sid = r.json()["id"]
-            assert "/" not in r.json()["state"]["info"]["filename"]
+            fname = r.json()["state"]["info"]["filename"]
+            assert "/" not in fname and "\\" not in fname and "\x00" not in fname, fname
             img = httpx.get(f"{server}/v1/sessions/{sid}/image", params={"download": "true"})
             disp = img.headers["content-disposition"]
             assert "/" not in disp and "\\" not in disp
