@@ -229,3 +229,28 @@ def test_a_worker_killed_mid_request_leaves_the_server_serving(server, photo):
     assert h["workers"] == 2
     new = _children(PIDS[server])
     assert not set(new) & set(workers)
+
+
+def test_concurrent_uploads_get_200_or_a_clean_503(server, photo):
+    """20 uploads at once (2 workers, 8 waiting each): every answer is a result or a
+    clean "busy" (JSON detail, Retry-After); the server serves afterwards."""
+    answers: list[httpx.Response] = []
+    go = threading.Event()
+
+    def one() -> None:
+        go.wait()
+        answers.append(_upload(server, photo, path="/v1/retouch?response=image", timeout=120))
+
+    threads = [threading.Thread(target=one) for _ in range(20)]
+    for t in threads:
+        t.start()
+    go.set()
+    for t in threads:
+        t.join(150)
+    assert len(answers) == 20
+    for r in answers:
+        assert r.status_code in (200, 429, 503), (r.status_code, r.text[:200])
+        if r.status_code != 200:
+            assert set(r.json()) == {"detail"} and "retry-after" in r.headers
+    assert sum(r.status_code == 200 for r in answers) >= 2
+    assert _upload(server, photo, path="/v1/retouch").status_code == 200
