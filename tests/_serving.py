@@ -14,6 +14,8 @@ from pathlib import Path
 import httpx
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
+#: Base URL -> the server's process id (for tests that look at its worker processes).
+PIDS: dict[str, int] = {}
 
 
 def free_port() -> int:
@@ -48,8 +50,10 @@ def running_server(*args: str, startup_s: float = 90.0) -> Iterator[str]:
             if time.monotonic() > deadline:
                 raise RuntimeError("server did not start in time")
             time.sleep(0.3)
+        PIDS[base] = proc.pid
         yield base
     finally:
+        PIDS.pop(base, None)
         proc.terminate()
         try:
             proc.wait(timeout=20)

@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from .settings import BatchSettings
-from .storage import atomic_put_bytes, atomic_put_file, is_local, open_fs
+from .storage import atomic_put_bytes, atomic_put_file, is_local, open_fs, read_input
 
 #: ``FileResult.status`` values.
 STATUSES: tuple[str, ...] = ("ok", "skipped", "failed")
@@ -113,7 +113,7 @@ def process_one(job: FileJob) -> FileResult:
         fs_in, src = open_fs(job.src)
         fs_out, dst = open_fs(job.dst)
         _, marker = open_fs(job.marker)
-        blob = fs_in.cat_file(src)
+        blob = read_input(fs_in, src)
         sha = hashlib.sha256(blob).hexdigest()
         key = job.settings.key()
         if not job.force and _already_done(fs_out, marker, dst, sha, key):

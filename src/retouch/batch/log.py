@@ -26,6 +26,8 @@ class JsonlLog:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._f = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
+            if _ends_mid_line(self.path):  # a run killed while writing a line: end it
+                self._f.write("\n")
         except OSError as exc:
             raise OutputError(f"{self.path}: cannot write the batch log ({exc.strerror})") \
                 from None
@@ -45,7 +47,26 @@ class JsonlLog:
             self._f = None
 
 
+def _ends_mid_line(path: Path) -> bool:
+    try:
+        with open(path, "rb") as f:
+            if f.seek(0, os.SEEK_END) == 0:
+                return False
+            f.seek(-1, os.SEEK_END)
+            return f.read(1) != b"\n"
+    except OSError:
+        return False
+
+
 def read_log(path: str | Path) -> list[dict[str, Any]]:
-    """Every line of a batch log, parsed."""
-    with open(path, encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
+    """Every complete line of a batch log, parsed (a line cut short by a killed run,
+    which is not valid JSON, is left out)."""
+    out = []
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            if line.strip():
+                try:
+                    out.append(json.loads(line))
+                except ValueError:
+                    continue
+    return out

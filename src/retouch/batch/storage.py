@@ -41,7 +41,20 @@ def join(root: str, rel: str) -> str:
 
 
 def atomic_put_bytes(fs: Any, path: str, data: bytes) -> None:
-    """Write ``data`` to ``path``: a temporary object beside it, then a rename."""
+    """Write ``data`` to ``path``: a temporary object beside it, then a rename.
+
+    On a local folder this is :func:`retouch.atomic.atomic_write` (fsync'ed,
+    temporary files of killed runs recognizable and removed by the next write).
+    """
+    if is_local(fs):
+        from pathlib import Path
+
+        from ..atomic import atomic_write
+
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(target, lambda fp: fp.write(data))
+        return
     parent = posixpath.dirname(path)
     fs.makedirs(parent, exist_ok=True)
     tmp = posixpath.join(parent, f".{posixpath.basename(path)}.{uuid.uuid4().hex[:12]}.tmp")
@@ -55,6 +68,29 @@ def atomic_put_bytes(fs: Any, path: str, data: bytes) -> None:
                 fs.rm(tmp)
         finally:
             raise
+
+
+def read_input(fs: Any, path: str) -> bytes:
+    """The bytes of one input file; a local one must be a regular file.
+
+    Opening a FIFO (or a device) named like a photo would block or read without
+    end: it is refused instead (``O_NONBLOCK``, then ``fstat``).
+
+    Raises:
+        InvalidInputError: a local path that is not a regular file.
+    """
+    if not is_local(fs):
+        return fs.cat_file(path)
+    import os
+    import stat
+
+    from ..errors import InvalidInputError
+
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+            raise InvalidInputError("not a regular file (a FIFO, socket or device)")
+        return f.read()
 
 
 def atomic_put_file(fs: Any, local_path: str, path: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import uuid
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -37,7 +38,7 @@ def _ctx(request: Request) -> ServerContext:
 
 async def _save_upload(ctx: ServerContext, file: UploadFile) -> tuple[Path, str]:
     """Copy the upload to the server's private folder, counting bytes."""
-    name = Path(file.filename or "photo").name[:200] or "photo"
+    name = _client_name(file.filename)
     path = ctx.upload_dir / f"{uuid.uuid4().hex}.upload"
     n = 0
     try:
@@ -54,6 +55,14 @@ async def _save_upload(ctx: ServerContext, file: UploadFile) -> tuple[Path, str]
         path.unlink(missing_ok=True)
         raise InvalidInputError(f"{name}: empty file (0 bytes)")
     return path, name
+
+
+def _client_name(filename: str | None) -> str:
+    """The upload's base name: the last part after ``/`` or ``\\`` (a Windows client
+    may send a whole path), control characters dropped, at most 200 characters."""
+    name = re.split(r"[\\/]", filename or "")[-1]
+    name = "".join(c for c in name if c.isprintable())[:200].strip()
+    return "photo" if name in ("", ".", "..") else name
 
 
 class _UploadTooLargeError(InvalidInputError):
