@@ -3,6 +3,8 @@
     python benchmarks/bench_server_load.py [--concurrency 20 50] [--workers 2]
         [--long-side 1024] [--json bench_out/server_load.json]
 
+``--long-side 4243`` sends ~12 MP photos (the base photo is enlarged).
+
 Starts a real server (uvicorn on 127.0.0.1, ``tests/_serving.py``), sends
 ``--concurrency`` uploads to ``POST /v1/retouch`` at once (one thread each), and
 checks that every answer is 200 or a clean 429/503 (a JSON ``detail``). Reports
@@ -111,6 +113,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args(argv)
     rgb = base_images(args.long_side)[0]
+    if max(rgb.shape[:2]) < args.long_side:  # e.g. 4243 for a 12 MP upload: enlarge
+        import cv2
+
+        f = args.long_side / max(rgb.shape[:2])
+        rgb = cv2.resize(rgb, None, fx=f, fy=f, interpolation=cv2.INTER_CUBIC)
     data = encode(rgb, "JPEG", quality=90)
     rows = []
     with running_server("--workers", str(args.workers)) as base:
