@@ -19,7 +19,7 @@ httpx = pytest.importorskip("httpx")
 pytest.importorskip("fastapi")
 pytest.importorskip("uvicorn")
 
-from _hostile import base_images, encode  # noqa: E402
+from _hostile import base_images, corpus, encode, iter_kinds  # noqa: E402
 from _serving import PIDS, running_server  # noqa: E402
 from PIL import Image  # noqa: E402
 
@@ -254,3 +254,30 @@ def test_concurrent_uploads_get_200_or_a_clean_503(server, photo):
             assert set(r.json()) == {"detail"} and "retry-after" in r.headers
     assert sum(r.status_code == 200 for r in answers) >= 2
     assert _upload(server, photo, path="/v1/retouch").status_code == 200
+
+
+def test_hostile_corpus_through_the_upload_route(server):
+    """Two files of every hostile kind (tests/_hostile.py) sent to ``/v1/retouch``.
+
+    Every answer is a clean one: 200 with an image, or a 4xx/503 with a one-line
+    JSON ``detail`` (never a 500 or a dropped connection); files the corpus marks
+    as valid (``expect="ok"``, under the upload limit) must succeed, those marked
+    invalid must be refused; the server stays healthy throughout.
+    """
+    cases = [c for _, group in iter_kinds(corpus(seed=3, per_kind=1)) for c in group[:2]]
+    assert len(cases) >= 20
+    outcomes: dict[int, int] = {}
+    for c in cases:
+        r = _upload(server, c.data, name=c.filename, path="/v1/retouch", timeout=90)
+        outcomes[r.status_code] = outcomes.get(r.status_code, 0) + 1
+        assert r.status_code == 200 or 400 <= r.status_code < 500 or r.status_code == 503, \
+            (c.id, r.status_code, r.text[:200])
+        if r.status_code != 200:
+            detail = r.json()["detail"]
+            assert isinstance(detail, str) and "\n" not in detail, (c.id, detail)
+        elif c.expect == "error":
+            raise AssertionError(f"{c.id}: an invalid file was accepted")
+        if c.expect == "ok" and len(c.data) < MAX_UPLOAD_MB * 1024 * 1024:
+            assert r.status_code == 200, (c.id, r.status_code, r.text[:200])
+    assert httpx.get(server + "/healthz").status_code == 200
+    assert outcomes.get(200, 0) > 0 and sum(outcomes.values()) == len(cases)
