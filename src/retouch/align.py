@@ -43,6 +43,35 @@ def interocular_px(face: Face) -> float:
     return float(np.linalg.norm(l_eye - r_eye))
 
 
+def eye_similarity(face: Face, size: int | None, iod_frac: float, eye_xy_frac: tuple[float, float],
+                   *, min_crop: int = MIN_CROP, max_crop: int = MAX_CROP) -> Alignment:
+    """Similarity transform putting ``face``'s eyes level, ``iod_frac * size`` apart,
+    their midpoint at ``eye_xy_frac * size`` (fractions of the crop side).
+
+    ``size`` ``None`` picks the side from the face: 4x the inter-ocular distance,
+    clipped to ``[min_crop, max_crop]`` (the core's canonical crop).
+
+    Raises:
+        ValueError: the face has no landmarks or its eyes coincide.
+    """
+    if face.landmarks_xy is None:
+        raise ValueError(f"face {face.index} has no landmarks to align")
+    r, left = eye_centres(face.landmarks_xy)
+    d = left - r
+    iod = float(np.hypot(*d))
+    if iod < 1e-3:
+        raise ValueError(f"face {face.index}: degenerate eye positions")
+    if size is None:
+        size = int(np.clip(round(4.0 * iod), min_crop, max_crop))
+    scale = iod_frac * size / iod
+    ang = np.arctan2(d[1], d[0])
+    c, s = np.cos(-ang) * scale, np.sin(-ang) * scale
+    rot = np.array([[c, -s], [s, c]])
+    t = np.array([eye_xy_frac[0] * size, eye_xy_frac[1] * size]) - rot @ ((r + left) / 2.0)
+    return Alignment(matrix=np.hstack([rot, t[:, None]]).astype(np.float64), size=int(size),
+                     scale=float(scale))
+
+
 def align_face(face: Face, *, max_crop: int = MAX_CROP, min_crop: int = MIN_CROP) -> Alignment:
     """Similarity transform from image pixels to the canonical crop of ``face``.
 
@@ -53,22 +82,7 @@ def align_face(face: Face, *, max_crop: int = MAX_CROP, min_crop: int = MIN_CROP
     Returns:
         An :class:`~retouch.types.Alignment`; ``scale`` is crop px per image px.
     """
-    if face.landmarks_xy is None:
-        raise ValueError(f"face {face.index} has no landmarks to align")
-    r, left = eye_centres(face.landmarks_xy)
-    d = left - r
-    iod = float(np.hypot(*d))
-    if iod < 1e-3:
-        raise ValueError(f"face {face.index}: degenerate eye positions")
-    size = int(np.clip(round(4.0 * iod), min_crop, max_crop))
-    scale = 0.25 * size / iod
-    ang = np.arctan2(d[1], d[0])
-    c, s = np.cos(-ang) * scale, np.sin(-ang) * scale
-    mid = (r + left) / 2.0
-    rot = np.array([[c, -s], [s, c]])
-    t = np.array([0.5 * size, 0.40 * size]) - rot @ mid
-    matrix = np.hstack([rot, t[:, None]]).astype(np.float64)
-    return Alignment(matrix=matrix, size=size, scale=float(scale))
+    return eye_similarity(face, None, 0.25, (0.5, 0.40), min_crop=min_crop, max_crop=max_crop)
 
 
 def warp_to_crop(image: np.ndarray, alignment: Alignment) -> np.ndarray:

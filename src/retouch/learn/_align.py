@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..align import eye_centres
+from ..align import eye_centres, eye_similarity
 from ..types import Alignment, Face
 from .config import Framing
 
@@ -31,21 +31,7 @@ def framing_alignment(face: Face, size: int, framing: Framing) -> Alignment:
     Raises:
         ValueError: the face has no landmarks or its eyes coincide.
     """
-    if face.landmarks_xy is None:
-        raise ValueError(f"face {face.index} has no landmarks to align")
-    r, left = eye_centres(face.landmarks_xy)
-    d = left - r
-    iod = float(np.hypot(*d))
-    if iod < 1e-3:
-        raise ValueError(f"face {face.index}: degenerate eye positions")
-    scale = framing.iod_frac * size / iod
-    ang = np.arctan2(d[1], d[0])
-    c, s = np.cos(-ang) * scale, np.sin(-ang) * scale
-    rot = np.array([[c, -s], [s, c]])
-    mid = (r + left) / 2.0
-    t = np.array([framing.eye_x * size, framing.eye_y * size]) - rot @ mid
-    return Alignment(matrix=np.hstack([rot, t[:, None]]).astype(np.float64), size=int(size),
-                     scale=float(scale))
+    return eye_similarity(face, int(size), framing.iod_frac, (framing.eye_x, framing.eye_y))
 
 
 def largest_face(faces: list[Face]) -> Face | None:

@@ -14,7 +14,9 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from ..cli_common import check_output_dir, guarded
 from ..errors import InvalidInputError, OutputError
@@ -41,17 +43,55 @@ def _train_parser() -> argparse.ArgumentParser:
                    help="unpaired raw faces (data.raw_dirs; repeat)")
     p.add_argument("--clean", action="append", default=None, metavar="DIR",
                    help="unpaired clean faces (data.clean_dirs; repeat)")
+    add_train_options(p, set_example="--set loss.adv=0 --set model.depth=4")
+    return p
+
+
+#: ``--flag`` -> config key, for the training options every model shares.
+COMMON_TRAIN_FLAGS = (("out", "train.out_dir"), ("device", "train.device"),
+                      ("amp", "train.amp"), ("seed", "train.seed"))
+
+
+def add_train_options(p: argparse.ArgumentParser, *, set_example: str) -> None:
+    """Options every ``retouch train MODEL`` shares (device, AMP, seed, --set, export...)."""
     p.add_argument("--device", help="auto, cpu, cuda... (train.device)")
     p.add_argument("--amp", choices=("auto", "bf16", "fp16", "off"), help="(train.amp)")
     p.add_argument("--seed", type=int, help="(train.seed)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="any config value, e.g. --set loss.adv=0 --set model.depth=4 (repeat)")
+                   help=f"any config value, e.g. {set_example} (repeat)")
     p.add_argument("--export-weights", metavar="PATH",
                    help="at the end, also write a weights-only checkpoint here")
     p.add_argument("--print-config", action="store_true",
                    help="print the resolved config as JSON and exit")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
-    return p
+
+
+def flag_overrides(args: argparse.Namespace, flags: tuple[tuple[str, str], ...]) -> list[str]:
+    """``KEY=JSON`` overrides from the given flags (those set), before ``--set`` ones
+    (so an explicit ``--set`` wins)."""
+    sets = list(args.set)
+    for flag, key in (*COMMON_TRAIN_FLAGS, *flags):
+        v = getattr(args, flag)
+        if v is not None:
+            sets.insert(0, f"{key}={json.dumps(v)}")
+    return sets
+
+
+def run_trainer(trainer: Any, args: argparse.Namespace, out_dir: str,
+                export: Callable[[Any], None]) -> int:
+    """Run ``trainer``; then ``export(trainer)`` when ``--export-weights`` was given (main
+    process only); always tear down the process group of a multi-process run."""
+    try:
+        trainer.run()
+        if args.export_weights and trainer.is_main:
+            export(trainer)
+    finally:
+        torch = trainer.torch
+        if trainer.world > 1 and torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
+    if not args.quiet and trainer.is_main:
+        print(f"done: checkpoints in {Path(out_dir) / 'checkpoints'}")
+    return 0
 
 
 def train_main(argv: list[str]) -> int:
@@ -64,16 +104,10 @@ def _train(args: argparse.Namespace) -> int:
     from .config import apply_overrides, load_config
 
     cfg = load_config(args.config)
-    sets = list(args.set)
-    for flag, key in (("out", "train.out_dir"), ("steps", "train.steps"),
-                      ("prior_steps", "train.prior_steps"),
-                      ("paired_fraction", "data.paired_fraction"), ("ffhqr", "data.ffhqr"),
-                      ("synthetic", "data.synthetic_dirs"), ("raw", "data.raw_dirs"),
-                      ("clean", "data.clean_dirs"), ("device", "train.device"),
-                      ("amp", "train.amp"), ("seed", "train.seed")):
-        v = getattr(args, flag)
-        if v is not None:
-            sets.insert(0, f"{key}={json.dumps(v)}")
+    sets = flag_overrides(args, (("steps", "train.steps"), ("prior_steps", "train.prior_steps"),
+                                 ("paired_fraction", "data.paired_fraction"),
+                                 ("ffhqr", "data.ffhqr"), ("synthetic", "data.synthetic_dirs"),
+                                 ("raw", "data.raw_dirs"), ("clean", "data.clean_dirs")))
     cfg = apply_overrides(cfg, sets)
     if args.print_config:
         print(json.dumps(cfg.to_dict(), indent=2))
@@ -84,20 +118,14 @@ def _train(args: argparse.Namespace) -> int:
     from .train import Trainer
 
     trainer = Trainer(cfg, resume=args.resume, log=None if args.quiet else print)
-    try:
-        trainer.run()
-        if args.export_weights and trainer.is_main:
-            from .checkpoint import save_weights
 
-            stage, step = trainer.last_saved or ("main", 0)
-            save_weights(args.export_weights, trainer.model, cfg, stage, step)
-    finally:
-        torch = trainer.torch
-        if trainer.world > 1 and torch.distributed.is_initialized():
-            torch.distributed.destroy_process_group()
-    if not args.quiet and trainer.is_main:
-        print(f"done: checkpoints in {Path(cfg.train.out_dir) / 'checkpoints'}")
-    return 0
+    def export(tr: Any) -> None:
+        from .checkpoint import save_weights
+
+        stage, step = tr.last_saved or ("main", 0)
+        save_weights(args.export_weights, tr.model, cfg, stage, step)
+
+    return run_trainer(trainer, args, cfg.train.out_dir, export)
 
 
 def _eval_parser() -> argparse.ArgumentParser:

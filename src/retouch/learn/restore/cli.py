@@ -14,9 +14,11 @@ import argparse
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 from ...cli_common import check_output_dir, guarded
 from ...errors import InvalidInputError
+from ..cli import add_train_options, flag_overrides, run_trainer
 
 
 def _train_parser() -> argparse.ArgumentParser:
@@ -34,16 +36,7 @@ def _train_parser() -> argparse.ArgumentParser:
     p.add_argument("--style-steps", type=int, help="(train.style_steps)")
     p.add_argument("--diffusion-steps", type=int, help="(train.diffusion_steps)")
     p.add_argument("--steps", type=int, help="restoration-network steps (train.steps)")
-    p.add_argument("--device", help="auto, cpu, cuda... (train.device)")
-    p.add_argument("--amp", choices=("auto", "bf16", "fp16", "off"), help="(train.amp)")
-    p.add_argument("--seed", type=int, help="(train.seed)")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="any config value, e.g. --set data.ranges=hard (repeat)")
-    p.add_argument("--export-weights", metavar="PATH",
-                   help="at the end, also write a weights-only checkpoint here")
-    p.add_argument("--print-config", action="store_true",
-                   help="print the resolved config as JSON and exit")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+    add_train_options(p, set_example="--set data.ranges=hard")
     return p
 
 
@@ -58,14 +51,9 @@ def _train(args: argparse.Namespace) -> int:
     from .config import load_config
 
     cfg = load_config(args.config)
-    sets = list(args.set)
-    for flag, key in (("out", "train.out_dir"), ("data", "data.dirs"),
-                      ("style_steps", "train.style_steps"),
-                      ("diffusion_steps", "train.diffusion_steps"), ("steps", "train.steps"),
-                      ("device", "train.device"), ("amp", "train.amp"), ("seed", "train.seed")):
-        v = getattr(args, flag)
-        if v is not None:
-            sets.insert(0, f"{key}={json.dumps(v)}")
+    sets = flag_overrides(args, (("data", "data.dirs"), ("style_steps", "train.style_steps"),
+                                 ("diffusion_steps", "train.diffusion_steps"),
+                                 ("steps", "train.steps")))
     cfg = apply_overrides(cfg, sets)
     if args.print_config:
         print(json.dumps(cfg.to_dict(), indent=2))
@@ -75,20 +63,14 @@ def _train(args: argparse.Namespace) -> int:
     from .train import RestoreTrainer
 
     trainer = RestoreTrainer(cfg, resume=args.resume, log=None if args.quiet else print)
-    try:
-        trainer.run()
-        if args.export_weights and trainer.is_main:
-            from .checkpoint import save_restore_weights
 
-            stage, step = trainer.last_saved or (trainer.stage, trainer.step)
-            save_restore_weights(args.export_weights, trainer.model, cfg, stage, step)
-    finally:
-        torch = trainer.torch
-        if trainer.world > 1 and torch.distributed.is_initialized():
-            torch.distributed.destroy_process_group()
-    if not args.quiet and trainer.is_main:
-        print(f"done: checkpoints in {Path(cfg.train.out_dir) / 'checkpoints'}")
-    return 0
+    def export(tr: Any) -> None:
+        from .checkpoint import save_restore_weights
+
+        stage, step = tr.last_saved or (tr.stage, tr.step)
+        save_restore_weights(args.export_weights, tr.model, cfg, stage, step)
+
+    return run_trainer(trainer, args, cfg.train.out_dir, export)
 
 
 def _eval_parser() -> argparse.ArgumentParser:
