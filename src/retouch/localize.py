@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -151,15 +151,15 @@ def _residuals(sm: np.ndarray, bg: np.ndarray, bg_near: np.ndarray, inner: np.nd
     and the one-sided noise sigma of each, measured on the side blemishes do not
     populate (brighter, less red, less yellow).
     """
-    out = []
-    for ch in range(3):
-        far, near = sm[..., ch] - bg[..., ch], sm[..., ch] - bg_near[..., ch]
-        out.append(np.where(far * near > 0, np.sign(far) * np.minimum(np.abs(far),
-                                                                       np.abs(near)), 0.0))
-    dL, da, db = out
-    sig = (max(0.7, _one_sided_sigma(dL[inner], positive=True)),
-           max(0.45, _one_sided_sigma(da[inner], positive=False)),
-           max(0.45, _one_sided_sigma(db[inner], positive=False)))
+    far, near = sm - bg, sm - bg_near
+    # Same sign: the smaller departure; opposite signs: 0 (clip far into [near, 0] or [0, near]).
+    dev = np.minimum(np.maximum(far, np.minimum(near, 0.0)), np.maximum(near, 0.0))
+    dL, da, db = cv2.split(dev)
+    idx = np.flatnonzero(inner)
+    idx = idx[::max(1, idx.size // 80_000)]
+    sig = (max(0.7, _one_sided_sigma(dL.ravel()[idx], positive=True)),
+           max(0.45, _one_sided_sigma(da.ravel()[idx], positive=False)),
+           max(0.45, _one_sided_sigma(db.ravel()[idx], positive=False)))
     return (dL, da, db), sig
 
 
@@ -225,6 +225,12 @@ def localize_imperfections(
 ) -> Localization:
     """Find imperfections of one face.
 
+    The search runs only inside the box around the skin (plus a margin wider
+    than any small filter), which is about half the crop: skin is the only
+    place imperfections are looked for, and the normal-skin estimates are
+    normalized convolutions weighted by the skin mask, so what lies outside
+    contributes nothing.
+
     Args:
         crop: ``(S, S, 3) float32`` RGB in ``[0, 1]``.
         lab: ``(S, S, 3) float32`` Lab of ``crop`` (``cv2.COLOR_RGB2Lab``).
@@ -232,14 +238,52 @@ def localize_imperfections(
         sensitivity: ``[0, 1]``; higher finds fainter spots (0.5 = default).
         debug: if a dict, intermediate maps and every spot candidate (with its
             features and the decision taken) are stored in it, for diagnostics.
+            Candidate coordinates are crop pixels; the maps cover the skin box
+            whose top-left corner is ``debug["origin"]`` ``(x, y)``.
 
     Returns:
-        A :class:`Localization`.
+        A :class:`Localization` (maps and coordinates in crop pixels).
     """
     if not 0.0 <= sensitivity <= 1.0:
         raise ValueError(f"`sensitivity` must be in [0, 1]; got {sensitivity}")
     S = crop.shape[0]
     u = 0.55 * S
+    ys, xs = np.nonzero(regions.masks["skin"] > 0)
+    if not len(xs):
+        ys, xs = np.array([0, S - 1]), np.array([0, S - 1])
+    pad = int(np.ceil(0.05 * u)) + 4
+    x0, y0 = max(0, int(xs.min()) - pad), max(0, int(ys.min()) - pad)
+    x1, y1 = min(S, int(xs.max()) + 1 + pad), min(S, int(ys.max()) + 1 + pad)
+    box = (slice(y0, y1), slice(x0, x1))
+    sub = FaceRegions(masks={k: m[box] for k, m in regions.masks.items()},
+                      skin_likelihood=regions.skin_likelihood[box])
+    loc = _localize_box(crop[box], lab[box], sub, u, sensitivity, debug)
+    if debug is not None:
+        debug["origin"] = (x0, y0)
+        for c in debug.get("candidates", []):
+            c.update(cx=c["cx"] + x0, cy=c["cy"] + y0, x=c["x"] + x0, y=c["y"] + y0)
+
+    def full(m: np.ndarray) -> np.ndarray:
+        out = np.zeros((S, S), np.float32)
+        out[box] = m
+        return out
+
+    def shift(i: CropInstance) -> CropInstance:
+        bx, by, bw, bh = i.bbox_xywh
+        sx, sy, sw, sh = i.support_xywh
+        return replace(i, center_xy=(i.center_xy[0] + x0, i.center_xy[1] + y0),
+                       bbox_xywh=(bx + x0, by + y0, bw, bh),
+                       support_xywh=(sx + x0, sy + y0, sw, sh))
+
+    return Localization(maps={t: full(m) for t, m in loc.maps.items()},
+                        instances=[shift(i) for i in loc.instances],
+                        normal_skin=full(loc.normal_skin), face_size=u)
+
+
+def _localize_box(crop: np.ndarray, lab: np.ndarray, regions: FaceRegions, u: float,
+                  sensitivity: float, debug: dict | None) -> Localization:
+    """:func:`localize_imperfections` on a ``(H, W)`` box of the crop; ``u`` = face size."""
+    H, W = crop.shape[:2]
     skin = regions.masks["skin"]
     skin_b = skin > 0.5
     L = lab[..., 0]
@@ -296,7 +340,7 @@ def localize_imperfections(
         zd = np.maximum(0.0, -dl) / busy_L / sl_
         zr = np.maximum(0.0, da_) / busy_a / sa_
         zb = np.maximum(0.0, db_) / busy_a / sb_
-        zz = np.maximum(np.maximum(zd, zr), np.hypot(zd, zb) * 0.8)
+        zz = np.maximum(np.maximum(zd, zr), cv2.magnitude(zd, zb) * 0.8)
         if z is None:
             zD, zR, zB, z = zd, zr, zb, zz
         else:
@@ -313,49 +357,71 @@ def localize_imperfections(
     acc = np.zeros(z.shape, np.int32)  # accepted component id per pixel (0 = none)
     cand: list[dict] = []
     skipped: list[tuple] = []  # (x, y, level, reason) of components not accepted
+
+    def cand_or_skip(level: float, x: int, y: int, bw: int, bh: int, area: int, r: float,
+                     cx: float, cy: float, sl: tuple, m: np.ndarray) -> None:
+        """Accept one small-enough component ``m`` (in box ``sl``) as a candidate, or skip it."""
+        remaining[sl][m] = False
+        d_pk, r_pk = float(D[sl][m].max()), float(R[sl][m].max())
+        if r < r_min and float(z[sl][m].max()) < 2.0 * k_cand:
+            skipped.append((cx, cy, level, "small"))
+            return
+        if float(np.mean(dist_edge[sl][m] < 1.5)) > 0.25:
+            skipped.append((cx, cy, level, "border"))
+            return  # hugging a skin border: eyelid, nostril, hairline, lip
+        yy, xx = np.nonzero(m)
+        if len(xx) >= 3:
+            # Eigenvalues of the pixels' 2x2 covariance (+0.25 px^2), in closed form.
+            xc, yc = xx - xx.mean(), yy - yy.mean()
+            n1 = len(xx) - 1.0
+            cxx, cyy = float(xc @ xc) / n1 + 0.25, float(yc @ yc) / n1 + 0.25
+            cxy = float(xc @ yc) / n1
+            half_tr, disc = 0.5 * (cxx + cyy), np.hypot(0.5 * (cxx - cyy), cxy)
+            elong = float(np.sqrt((half_tr + disc) / max(half_tr - disc, 1e-6)))
+        else:
+            elong = 1.0
+        cid = len(cand) + 1
+        acc[sl][m] = cid
+        cand.append(dict(i=cid, x=x, y=y, w=bw, h=bh, r=r, cx=cx, cy=cy, d=d_pk, red=r_pk,
+                         elong=elong,
+                         yel=float(np.maximum(0.0, db[sl][m]).max()),
+                         lstd=float(np.std(L[sl][m])) if area > 3 else 0.0,
+                         z=float(z[sl][m].max()), zD=float(zD[sl][m].max()),
+                         zR=float(zR[sl][m].max()), zB=float(zB[sl][m].max()),
+                         busy=float(busy_L[sl][m].mean()),
+                         like=float(regions.skin_likelihood[sl][m].mean())))
+
+    # Each level only looks inside the components that were too big at the level
+    # below (a component at a higher level is a subset of one at a lower level).
+    windows = [(0, 0, np.ones(z.shape, bool))]  # (x, y, member mask) per window
     for level in (0.55, 1.0, 1.5, 2.2, 3.2, 4.5):
-        mask = remaining & (z > level * k_cand)
-        n, lbl, stats, cents = cv2.connectedComponentsWithStats(mask.astype(np.uint8),
-                                                                connectivity=8)
-        if n <= 1:
+        bigger = []
+        for wx, wy, member in windows:
+            win = (slice(wy, wy + member.shape[0]), slice(wx, wx + member.shape[1]))
+            mask = remaining[win] & (z[win] > level * k_cand) & member
+            n, lbl_w, stats, cents = cv2.connectedComponentsWithStats(mask.astype(np.uint8),
+                                                                      connectivity=8)
+            if n <= 1:
+                continue
+            has_seed = np.zeros(n, bool)
+            has_seed[np.unique(lbl_w[strong[win] & mask])] = True
+            for i in np.nonzero(has_seed)[0]:
+                if i == 0:
+                    continue
+                bx, by, bw, bh, area = (int(v) for v in stats[i])
+                x, y = bx + wx, by + wy
+                cx, cy = float(cents[i][0]) + wx, float(cents[i][1]) + wy
+                r = float(np.sqrt(area / np.pi))
+                m = lbl_w[by:by + bh, bx:bx + bw] == i
+                if r > r_max or max(bw, bh) > 3.2 * r_max:
+                    skipped.append((cx, cy, level, "big"))
+                    bigger.append((x, y, m))
+                    continue  # too big at this level: try to split it at the next
+                sl = (slice(y, y + bh), slice(x, x + bw))
+                cand_or_skip(level, x, y, bw, bh, area, r, cx, cy, sl, m)
+        windows = bigger
+        if not windows:
             break
-        has_seed = np.zeros(n, bool)
-        has_seed[np.unique(lbl[strong & mask])] = True
-        for i in np.nonzero(has_seed)[0]:
-            if i == 0:
-                continue
-            x, y, bw, bh, area = (int(v) for v in stats[i])
-            r = float(np.sqrt(area / np.pi))
-            if r > r_max or max(bw, bh) > 3.2 * r_max:
-                skipped.append((cents[i][0], cents[i][1], level, "big"))
-                continue  # too big at this level: try to split it at the next
-            sl = (slice(y, y + bh), slice(x, x + bw))
-            m = lbl[sl] == i
-            remaining[sl][m] = False
-            d_pk, r_pk = float(D[sl][m].max()), float(R[sl][m].max())
-            if r < r_min and float(z[sl][m].max()) < 2.0 * k_cand:
-                skipped.append((cents[i][0], cents[i][1], level, "small"))
-                continue
-            if float(np.mean(dist_edge[sl][m] < 1.5)) > 0.25:
-                skipped.append((cents[i][0], cents[i][1], level, "border"))
-                continue  # hugging a skin border: eyelid, nostril, hairline, lip
-            yy, xx = np.nonzero(m)
-            if len(xx) >= 3:
-                cov = np.cov(np.vstack([xx, yy]).astype(np.float64)) + np.eye(2) * 0.25
-                ev = np.linalg.eigvalsh(cov)
-                elong = float(np.sqrt(ev[1] / max(ev[0], 1e-6)))
-            else:
-                elong = 1.0
-            cid = len(cand) + 1
-            acc[sl][m] = cid
-            cand.append(dict(i=cid, x=x, y=y, w=bw, h=bh, r=r, cx=float(cents[i][0]),
-                             cy=float(cents[i][1]), d=d_pk, red=r_pk, elong=elong,
-                             yel=float(np.maximum(0.0, db[sl][m]).max()),
-                             lstd=float(np.std(L[sl][m])) if area > 3 else 0.0,
-                             z=float(z[sl][m].max()), zD=float(zD[sl][m].max()),
-                             zR=float(zR[sl][m].max()), zB=float(zB[sl][m].max()),
-                             busy=float(busy_L[sl][m].mean()),
-                             like=float(regions.skin_likelihood[sl][m].mean())))
     lbl = acc
     if debug is not None:
         debug.update(D=D, R=R, busy_L=busy_L, busy_a=busy_a, s_L=s_L, s_a=s_a, k_hi=k_hi,
@@ -381,7 +447,7 @@ def localize_imperfections(
         return int(np.sum((dd > 0) & (dd < 0.09 * u)))
 
     instances: list[CropInstance] = []
-    maps = {t: np.zeros((S, S), np.float32) for t in IMPERFECTION_TYPES}
+    maps = {t: np.zeros((H, W), np.float32) for t in IMPERFECTION_TYPES}
     # Spots are not looked for where 3-D shading dominates: beside the eyes and in the
     # nose's side walls and nostril shadows.
     shade = cv2.dilate((regions.masks["eyes"] > 0.5).astype(np.uint8),
@@ -436,7 +502,7 @@ def localize_imperfections(
         feather = max(0.7, 0.25 * c["r"])
         pad = int(np.ceil(grow + 3 * feather)) + 2
         x0, y0 = max(0, c["x"] - pad), max(0, c["y"] - pad)
-        x1, y1 = min(S, c["x"] + c["w"] + pad), min(S, c["y"] + c["h"] + pad)
+        x1, y1 = min(W, c["x"] + c["w"] + pad), min(H, c["y"] + c["h"] + pad)
         core = (lbl[y0:y1, x0:x1] == c["i"]).astype(np.uint8)
         k = int(2 * round(grow) + 1)
         limit = cv2.dilate(core, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
@@ -460,7 +526,7 @@ def localize_imperfections(
         np.maximum(view, inst.alpha, out=view)
 
     # 4. Wrinkles: dark valleys (Hessian ridges) on the skin, spots excluded.
-    spots = np.zeros((S, S), np.float32)
+    spots = np.zeros((H, W), np.float32)
     for t in SPOT_TYPES:
         np.maximum(spots, maps[t], out=spots)
     resp, (ue_map, ue_inst), (sh_map, sh_inst) = broad.result()
@@ -472,7 +538,7 @@ def localize_imperfections(
     maps["shine"] = sh_map
     instances += sh_inst
 
-    spot_any = np.zeros((S, S), np.float32)
+    spot_any = np.zeros((H, W), np.float32)
     for t in SPOT_TYPES:
         np.maximum(spot_any, maps[t], out=spot_any)
     normal = skin * (1.0 - np.clip(spot_any * 1.5, 0, 1)) * (1.0 - np.clip(
@@ -541,8 +607,8 @@ def _wrinkles(resp: np.ndarray, skin_b: np.ndarray, u: float, s_L: float,
 
 def _under_eye(sm: np.ndarray, bg: np.ndarray, regions: FaceRegions,
                u: float) -> tuple[np.ndarray, list[CropInstance]]:
-    S = sm.shape[0]
-    out = np.zeros((S, S), np.float32)
+    H, W = sm.shape[:2]
+    out = np.zeros((H, W), np.float32)
     inst: list[CropInstance] = []
     Lm = _gauss(sm[..., 0], 0.006 * u)
     for side in ("left", "right"):
@@ -561,7 +627,7 @@ def _under_eye(sm: np.ndarray, bg: np.ndarray, regions: FaceRegions,
         ys, xs = np.nonzero(ue > 0.5)
         x0, y0, x1, y1 = xs.min(), ys.min(), xs.max() + 1, ys.max() + 1
         pad = int(0.03 * u) + 1
-        sx0, sy0, sx1, sy1 = max(0, x0 - pad), max(0, y0 - pad), min(S, x1 + pad), min(S, y1 + pad)
+        sx0, sy0, sx1, sy1 = max(0, x0 - pad), max(0, y0 - pad), min(W, x1 + pad), min(H, y1 + pad)
         inst.append(CropInstance(
             type="under_eye", center_xy=(float(xs.mean()), float(ys.mean())),
             radius=float(np.sqrt(len(xs) / np.pi)),
@@ -578,7 +644,7 @@ def _under_eye(sm: np.ndarray, bg: np.ndarray, regions: FaceRegions,
 
 def _shine(sm: np.ndarray, bg: np.ndarray, skin: np.ndarray, s_L: float, u: float,
            regions: FaceRegions) -> tuple[np.ndarray, list[CropInstance]]:
-    S = sm.shape[0]
+    H, W = sm.shape[:2]
     Lm = _gauss(sm[..., 0], 0.006 * u)
     chroma = np.hypot(sm[..., 1], sm[..., 2])
     chroma_bg = np.hypot(bg[..., 1], bg[..., 2])
@@ -598,7 +664,7 @@ def _shine(sm: np.ndarray, bg: np.ndarray, skin: np.ndarray, s_L: float, u: floa
             continue
         pad = int(0.03 * u) + 1
         sx0, sy0 = max(0, x - pad), max(0, y - pad)
-        sx1, sy1 = min(S, x + w + pad), min(S, y + h + pad)
+        sx1, sy1 = min(W, x + w + pad), min(H, y + h + pad)
         own = _taper((lbl[sy0:sy1, sx0:sx1] == i), 0.01 * u)
         inst.append(CropInstance(
             type="shine", center_xy=(float(cents[i][0]), float(cents[i][1])),
