@@ -2,7 +2,8 @@
 
     python benchmarks/bench_speed.py [--faces ../shared/faces] [--repeat 3]
 
-Measures (median of --repeat runs, models already loaded):
+Measures (median of --repeat runs, models already loaded; glibc's allocator tuned as
+the ``retouch`` command does, unless ``--no-tune``):
 * an aligned 1024x1024 face (FFHQR source): per-stage and total time;
 * a 12 MP photo with one face (the 18 MP freckles portrait resized to 4000x3000 area);
 * peak resident memory for a 24 MP photo (same portrait upscaled to ~6000x4000),
@@ -46,9 +47,10 @@ def _time(fn, repeat: int) -> tuple[float, dict]:
     return statistics.median(times), rep
 
 
-def _peak_child(img_path: str, mp: float) -> float:
+def _peak_child(img_path: str, mp: float, tune: bool) -> float:
     code = (
         "import resource, numpy as np; from PIL import Image; import sys;"
+        + ("from retouch import tune_allocator; tune_allocator();" if tune else "") +
         f"sys.path.insert(0, {str(Path(__file__).parent)!r}); from bench_speed import _resize_to;"
         "from retouch import retouch;"
         f"img = _resize_to(np.asarray(Image.open({img_path!r}).convert('RGB')), {mp:f});"
@@ -65,14 +67,19 @@ def main() -> int:
     ap.add_argument("--faces", default=str(Path(__file__).resolve().parents[2] / "shared/faces"))
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--json")
+    ap.add_argument("--no-tune", action="store_true",
+                    help="leave glibc's allocator at its defaults (the CLI tunes it; "
+                         "see retouch.runtime)")
     a = ap.parse_args()
     faces = Path(a.faces)
     if not faces.is_dir():
         print(f"shared photos not found at {faces}", file=sys.stderr)
         return 2
-    from retouch import retouch
+    from retouch import retouch, tune_allocator
 
-    res: dict = {"cpus": os.cpu_count(), "date": time.strftime("%Y-%m-%d")}
+    tuned = False if a.no_tune else tune_allocator()
+    res: dict = {"cpus": os.cpu_count(), "date": time.strftime("%Y-%m-%d"),
+                 "allocator_tuned": tuned}
     ffhq = _load(faces / "pairs/ffhqr_00000_source.png")
     retouch(ffhq)  # load models
     ms, rep = _time(lambda: retouch(ffhq).report, a.repeat)
@@ -86,7 +93,7 @@ def main() -> int:
     ms, rep = _time(lambda: retouch(img12).report, a.repeat)
     res["photo_12mp"] = {"size": list(img12.shape[1::-1]), "total_ms": round(ms, 1),
                          "stages_ms": rep["timings_ms"]}
-    res["peak_rss_mb_24mp"] = round(_peak_child(str(portrait), 24.0), 1)
+    res["peak_rss_mb_24mp"] = round(_peak_child(str(portrait), 24.0, tuned), 1)
     print(json.dumps(res, indent=2))
     if a.json:
         Path(a.json).write_text(json.dumps(res, indent=2))

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import platform
+import sys
+
 import numpy as np
 import pytest
 
@@ -130,3 +134,17 @@ def test_alignment_size_is_bounded():
 def test_alignment_validates():
     with pytest.raises(ValueError, match=r"`matrix` must be \(2, 3\)"):
         Alignment(np.zeros((3, 3)), 64, 1.0)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux") or platform.libc_ver()[0] != "glibc",
+                    reason="allocator tuning applies to glibc on Linux only")
+@pytest.mark.parametrize("env_value, expected", [("1", "True"), ("0", "False")])
+def test_tune_allocator_applies_once_and_can_be_disabled(env_value: str, expected: str) -> None:
+    import subprocess
+
+    code = ("from retouch import tune_allocator; a = tune_allocator(); b = tune_allocator();"
+            "assert a == b; print(a)")
+    env = {**os.environ, "RETOUCH_TUNE_ALLOCATOR": env_value}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                         check=True)
+    assert out.stdout.strip() == expected

@@ -22,6 +22,7 @@ from .errors import (
 if TYPE_CHECKING:  # pragma: no cover
     from .pipeline import RetouchPipeline, retouch
     from .plan import Operation, Plan
+    from .runtime import tune_allocator
     from .session import Session
     from .types import RetouchResult
 
@@ -37,10 +38,12 @@ __all__ = [
     "Session",
     "__version__",
     "retouch",
+    "tune_allocator",
 ]
 
 _LAZY = {
     "retouch": ("pipeline", "retouch"),
+    "tune_allocator": ("runtime", "tune_allocator"),
     "RetouchPipeline": ("pipeline", "RetouchPipeline"),
     "RetouchResult": ("types", "RetouchResult"),
     "Session": ("session", "Session"),

@@ -32,6 +32,7 @@ from .cli_common import (
     read_small_file,
 )
 from .errors import InvalidInputError, OutputError
+from .runtime import tune_allocator
 from .types import IMPERFECTION_TYPES
 
 #: Subcommands: ``retouch NAME ...`` runs ``retouch.<module>.main(argv_rest) -> int``.
@@ -196,6 +197,7 @@ def main() -> None:
     os.environ.setdefault("GLOG_minloglevel", "2")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     quiet_process()
+    tune_allocator()
     try:
         code = run()
     except Terminated:  # outside a command's own handler (while starting up)
