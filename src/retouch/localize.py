@@ -194,13 +194,17 @@ FIELD_Z = 4.5
 #: freckle field (when it is small and brown).
 FIELD_COUNT = 5
 
+#: Residuals are clipped at this many noise sigmas before they count towards the local
+#: busyness, so a spot (or a neighbouring one) raises its own surround's busyness little.
+BUSY_CLIP = 2.0
+
 #: Names of the spot features, in :func:`spot_features` order.
 SPOT_FEATURES = ("log_zD", "log_zR", "log_zB", "log_r", "log_elong", "log_texture",
                  "log_busy", "skin_like", "log_neighbours")
 #: Logistic-regression weights (bias last) of the spot scorer; fitted by
 #: ``benchmarks/fit_spot_scorer.py`` on the synthetic-blemish benchmark.
-SPOT_WEIGHTS = np.array([0.7316, 2.8058, -0.7874, 1.5657, -5.0807, 0.8036, -1.8685, 0.1752,
-                         -0.2013, -3.9397])
+SPOT_WEIGHTS = np.array([0.8013, 2.8182, -0.9054, 1.6007, -5.1697, 0.8216, -1.5192, 0.9538,
+                         -0.4107, -4.5516])
 
 
 def spot_features(c: dict, u: float, s_L: float, neighbours: int) -> np.ndarray:
@@ -237,9 +241,8 @@ def localize_imperfections(
         regions: the parsed regions of the same crop.
         sensitivity: ``[0, 1]``; higher finds fainter spots (0.5 = default).
         debug: if a dict, intermediate maps and every spot candidate (with its
-            features and the decision taken) are stored in it, for diagnostics.
-            Candidate coordinates are crop pixels; the maps cover the skin box
-            whose top-left corner is ``debug["origin"]`` ``(x, y)``.
+            features and the decision taken) are stored in it, for diagnostics
+            (coordinates and maps in crop pixels).
 
     Returns:
         A :class:`Localization` (maps and coordinates in crop pixels).
@@ -258,15 +261,19 @@ def localize_imperfections(
     sub = FaceRegions(masks={k: m[box] for k, m in regions.masks.items()},
                       skin_likelihood=regions.skin_likelihood[box])
     loc = _localize_box(crop[box], lab[box], sub, u, sensitivity, debug)
-    if debug is not None:
-        debug["origin"] = (x0, y0)
-        for c in debug.get("candidates", []):
-            c.update(cx=c["cx"] + x0, cy=c["cy"] + y0, x=c["x"] + x0, y=c["y"] + y0)
 
     def full(m: np.ndarray) -> np.ndarray:
-        out = np.zeros((S, S), np.float32)
+        out = np.zeros((S, S), m.dtype)
         out[box] = m
         return out
+
+    if debug is not None:
+        for key, v in debug.items():
+            if isinstance(v, np.ndarray) and v.shape == crop[box].shape[:2]:
+                debug[key] = full(v)
+        for c in debug.get("candidates", []):
+            c.update(cx=c["cx"] + x0, cy=c["cy"] + y0, x=c["x"] + x0, y=c["y"] + y0)
+        debug["skipped"] = [(x + x0, y + y0, lv, why) for x, y, lv, why in debug["skipped"]]
 
     def shift(i: CropInstance) -> CropInstance:
         bx, by, bw, bh = i.bbox_xywh
@@ -306,7 +313,10 @@ def _localize_box(crop: np.ndarray, lab: np.ndarray, regions: FaceRegions, u: fl
     # Residuals at two scales (pixel and ~half a small spot's radius): the coarser one
     # averages pores out, so a faint broad spot on textured skin still stands out.
     sm2 = _gauss(lab, max(sig_s * 1.5, 0.005 * u))
-    res = [_residuals(x, bg, bg_near, inner) for x in (sm, sm2)]
+    scales = [sm, sm2]
+    if os.environ.get("RT_S3"):
+        scales.append(_gauss(lab, float(os.environ["RT_S3"]) * u))
+    res = [_residuals(x, bg, bg_near, inner) for x in scales]
     dL, da, db = res[0][0]
     s_L, s_a, s_b = res[0][1]
     # The broad maps need nothing from the spot search: computed on a second thread
@@ -325,11 +335,11 @@ def _localize_box(crop: np.ndarray, lab: np.ndarray, regions: FaceRegions, u: fl
     # Local busyness: how much more textured the surround is than this face's typical
     # skin (stubble, brows' edges, hairline). Contrast is judged against it, so a dot
     # among many similar dots is texture, a dot on calm skin is a spot. Clipping the
-    # residual at 3 sigma keeps one spot from raising its own surround much.
+    # residual at BUSY_CLIP sigmas keeps one spot from raising its own surround much.
     sig_busy = 0.03 * u
-    busy_L = normalized_blur(np.minimum(np.abs(dL), 3.0 * s_L).astype(np.float32), skin,
+    busy_L = normalized_blur(np.minimum(np.abs(dL), BUSY_CLIP * s_L).astype(np.float32), skin,
                              sig_busy)
-    busy_a = normalized_blur(np.minimum(np.abs(da), 3.0 * s_a).astype(np.float32), skin,
+    busy_a = normalized_blur(np.minimum(np.abs(da), BUSY_CLIP * s_a).astype(np.float32), skin,
                              sig_busy)
     busy_L = np.maximum(1.0, busy_L / max(1e-3, float(np.median(_thin(busy_L[inner])))))
     busy_a = np.maximum(1.0, busy_a / max(1e-3, float(np.median(_thin(busy_a[inner])))))
