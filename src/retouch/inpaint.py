@@ -72,7 +72,7 @@ def push_pull(values: np.ndarray, weights: np.ndarray, *, gain: float = 6.0) -> 
 
 def fill_patch(
     patch: np.ndarray, alpha: np.ndarray, normal_w: np.ndarray, texture_sigma: float,
-    *, max_delta: float = 1.0,
+    *, max_delta: float = 1.0, lighten_only: bool = False,
 ) -> np.ndarray:
     """Soft-inpaint one patch.
 
@@ -84,6 +84,12 @@ def fill_patch(
         texture_sigma: Gaussian scale (image px) separating texture (kept) from
             tone (filled from normal skin).
         max_delta: per-channel bound on the change, in ``[0, 1]`` units.
+        lighten_only: the treated imperfection is darker than normal skin
+            (spots, lines, under-eye darkness), so removing it never darkens a
+            pixel: any drop of luma (Rec. 601) in the change is taken out as a
+            grey shift, keeping the change of colour. This keeps a fill that
+            straddles an edge (a crease, a nose's side, a hairline) from
+            carrying the darker side's tone over the spot.
 
     Returns:
         ``(h, w, 3) float32``: the patch with treated pixels filled; equal to
@@ -114,5 +120,9 @@ def fill_patch(
         e_norm = push_pull(e_loc, src_w)
     gain = np.clip(e_norm / np.maximum(e_loc, 1e-8), 0.0, 1.0)
     target = low_fill + high * gain[..., None]
-    delta = np.clip(target - patch, -max_delta, max_delta)
+    delta = target - patch
+    if lighten_only:
+        luma = delta @ np.array([0.299, 0.587, 0.114], np.float32)
+        delta -= np.minimum(luma, 0.0)[..., None]
+    delta = np.clip(delta, -max_delta, max_delta)
     return patch + alpha[..., None] * delta

@@ -47,6 +47,10 @@ SELECTED_TREATMENT: dict[str, float] = {
 NATURAL_STRENGTH = 0.8
 #: Alpha below this is treated as 0 (keeps masks tight; < 1/4 of a code value at 8 bit).
 ALPHA_EPS = 1.0 / 1024
+#: Imperfections the localizer finds as darker than normal skin (a red spot is darker
+#: in green and blue): their removal may lighten and change colour, never darken.
+DARKER_TYPES = frozenset({"acne", "red_spot", "dark_spot", "mole", "freckle", "wrinkle",
+                          "under_eye"})
 
 
 def _is_unit(v: object) -> bool:
@@ -329,7 +333,8 @@ class RetouchPipeline:
             normal = warp_mask_to_image(loc.normal_skin, al, box)
             patch = out[y0:y1, x0:x1].astype(np.float32) * (1.0 / maxv)
             filled = fill_patch(patch, a_img, normal, inst.texture_sigma / al.scale,
-                                max_delta=inst.max_delta)
+                                max_delta=inst.max_delta,
+                                lighten_only=inst.type in DARKER_TYPES)
             q = np.clip(np.rint(filled * maxv), 0, maxv).astype(out.dtype)
             sel = a_img > 0
             out[y0:y1, x0:x1][sel] = q[sel]
