@@ -27,6 +27,7 @@ import cv2
 import numpy as np
 
 from .inpaint import gauss as _gauss
+from .morph import dilate_local
 from .types import IMPERFECTION_TYPES, FaceRegions
 
 #: Types found as compact blobs.
@@ -460,12 +461,11 @@ def _localize_box(crop: np.ndarray, lab: np.ndarray, regions: FaceRegions, u: fl
     maps = {t: np.zeros((H, W), np.float32) for t in IMPERFECTION_TYPES}
     # Spots are not looked for where 3-D shading dominates: beside the eyes and in the
     # nose's side walls and nostril shadows.
-    shade = cv2.dilate((regions.masks["eyes"] > 0.5).astype(np.uint8),
-                       cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (int(0.06 * u) | 1,) * 2)) > 0
+    shade = dilate_local(regions.masks["eyes"] > 0.5, cv2.getStructuringElement(
+        cv2.MORPH_ELLIPSE, (int(0.06 * u) | 1,) * 2))
     # Around the lips, the mouth corners' folds and the lip line are shading too.
-    shade |= cv2.dilate(((regions.masks["lips"] + regions.masks["mouth_interior"]) > 0.5)
-                        .astype(np.uint8),
-                        cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (int(0.07 * u) | 1,) * 2)) > 0
+    shade |= dilate_local((regions.masks["lips"] + regions.masks["mouth_interior"]) > 0.5,
+                          cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (int(0.07 * u) | 1,) * 2))
     nose_m = regions.masks["nose"] > 0.5
     for c in cand:
         r_rel = c["r"] / u
