@@ -20,7 +20,6 @@ resolutions, skin tones, lighting and makeup.
 from __future__ import annotations
 
 import os
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 import cv2
@@ -28,6 +27,7 @@ import numpy as np
 
 from .inpaint import gauss as _gauss
 from .morph import dilate_local
+from .runtime import helper_pool
 from .types import IMPERFECTION_TYPES, FaceRegions
 
 #: Types found as compact blobs.
@@ -174,21 +174,6 @@ def _region_at(regions: FaceRegions, x: float, y: float) -> str:
     return "skin"
 
 
-#: One helper thread per process for the broad maps (wrinkles, under-eye, shine),
-#: created lazily and again after a fork (a forked child inherits the pool object
-#: but not its thread, so submitting to the parent's pool would wait forever).
-_BROAD: dict[int, ThreadPoolExecutor] = {}
-
-
-def _broad_pool() -> ThreadPoolExecutor:
-    pid = os.getpid()
-    pool = _BROAD.get(pid)
-    if pool is None:
-        _BROAD.clear()
-        pool = _BROAD[pid] = ThreadPoolExecutor(max_workers=1,
-                                                 thread_name_prefix="retouch-broad")
-    return pool
-
 #: Candidates at least this significant count towards a freckle field's density.
 FIELD_Z = 4.5
 #: A spot with this many candidates of any strength within 0.09 face widths is in a
@@ -322,7 +307,7 @@ def _localize_box(crop: np.ndarray, lab: np.ndarray, regions: FaceRegions, u: fl
     s_L, s_a, s_b = res[0][1]
     # The broad maps need nothing from the spot search: computed on a second thread
     # (NumPy and OpenCV release the GIL), they overlap it on a 2-core machine.
-    broad = _broad_pool().submit(lambda: (
+    broad = helper_pool().submit(lambda: (
         _valley_depth(L, u), _under_eye(sm, bg, regions, u),
         _shine(sm, bg, skin, s_L, u, regions)))
 

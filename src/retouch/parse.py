@@ -23,6 +23,7 @@ import numpy as np
 
 from .errors import MissingDependencyError
 from .morph import dilate_local
+from .runtime import helper_pool
 from .types import Alignment, Face, FaceRegions
 
 
@@ -199,6 +200,9 @@ def parse_regions(
     if lab is None:
         lab = cv2.cvtColor(crop, cv2.COLOR_RGB2Lab)
 
+    # The selfie segmentation runs on the helper thread while the geometry is drawn.
+    seg = helper_pool().submit(person_mask, np.clip(crop * 255 + 0.5, 0, 255).astype(np.uint8)) \
+        if with_segmentation else None
     oval = _fill(size, [p[sets["oval"]]])
     r_eye = _fill(size, [p[sets["right_eye"]]])
     l_eye = _fill(size, [p[sets["left_eye"]]])
@@ -261,9 +265,8 @@ def parse_regions(
     like = skin_likelihood(lab, sample)
     like = cv2.GaussianBlur(like, (0, 0), max(0.8, 0.01 * iod))
 
-    # Regions outside the face oval need the person mask.
-    person = person_mask(np.clip(crop * 255 + 0.5, 0, 255).astype(np.uint8)) if with_segmentation \
-        else np.ones((size, size), np.float32)
+    # Regions outside the face oval need the person mask (started above).
+    person = seg.result() if seg is not None else np.ones((size, size), np.float32)
     person_b = person > 0.5
     jaw_y = float(p[152, 1])
     jaw_l, jaw_r = float(p[sets["oval"], 0].min()), float(p[sets["oval"], 0].max())

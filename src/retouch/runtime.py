@@ -17,6 +17,7 @@ from __future__ import annotations
 import ctypes
 import os
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 #: Environment variable that disables :func:`tune_allocator` when ``0``.
 TUNE_ENV = "RETOUCH_TUNE_ALLOCATOR"
@@ -58,3 +59,26 @@ def tune_allocator(mmap_threshold_mb: int = 64, trim_threshold_mb: int = 256) ->
     _tuned = bool(mallopt(_M_MMAP_THRESHOLD, int(mmap_threshold_mb) << 20)
                   and mallopt(_M_TRIM_THRESHOLD, int(trim_threshold_mb) << 20))
     return _tuned
+
+
+#: One helper thread per process, created lazily and again after a fork (a forked
+#: child inherits the pool object but not its thread, so submitting to the
+#: parent's pool would wait forever).
+_HELPER: dict[int, ThreadPoolExecutor] = {}
+
+
+def helper_pool() -> ThreadPoolExecutor:
+    """The process's single helper thread, for work that overlaps a stage's own.
+
+    NumPy, OpenCV and MediaPipe release the GIL, so on a 2-core machine a task
+    submitted here (the selfie segmentation while the face is parsed, the broad
+    maps while spots are searched) runs beside the caller. A task must not wait
+    on another helper task (one worker: it would wait forever).
+    """
+    pid = os.getpid()
+    pool = _HELPER.get(pid)
+    if pool is None:
+        _HELPER.clear()
+        pool = _HELPER[pid] = ThreadPoolExecutor(max_workers=1,
+                                                  thread_name_prefix="retouch-helper")
+    return pool
