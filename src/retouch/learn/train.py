@@ -86,12 +86,12 @@ class Trainer:
         log: where progress lines go (rank 0 only); ``None`` is silent.
     """
 
-    def __init__(self, cfg: RetouchFormerConfig, *, resume: bool | str | Path | None = None,
-                 log: Callable[[str], None] | None = print) -> None:
-        torch = require_torch()
-        from .data import TrainingData
-        from .model import PatchDiscriminator, RetouchFormer
+    def _setup_process(self, cfg: Any, torch: Any, log: Callable[[str], None] | None) -> None:
+        """Check ``cfg``; pick the device; join the process group under ``torchrun``
+        (``WORLD_SIZE`` > 1); set the rank-0 logger, output folder, AMP dtype and seed.
 
+        Shared by every trainer (the RetouchFormer one and the restorer's).
+        """
         cfg.check()
         self.cfg, self.torch = cfg, torch
         self.world = int(os.environ.get("WORLD_SIZE", "1"))
@@ -107,8 +107,15 @@ class Trainer:
         self._log = log if self.is_main else None
         self.out = Path(cfg.train.out_dir)
         self.amp_dtype = _amp_dtype(cfg.train.amp, self.device)
-
         torch.manual_seed(cfg.train.seed)
+
+    def __init__(self, cfg: RetouchFormerConfig, *, resume: bool | str | Path | None = None,
+                 log: Callable[[str], None] | None = print) -> None:
+        torch = require_torch()
+        from .data import TrainingData
+        from .model import PatchDiscriminator, RetouchFormer
+
+        self._setup_process(cfg, torch, log)
         self.model = RetouchFormer(cfg.model, cfg.loss.commitment).to(self.device)
         self.disc = PatchDiscriminator(cfg.model).to(self.device)
         t = cfg.train

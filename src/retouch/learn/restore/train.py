@@ -34,7 +34,6 @@ continues exactly as the uninterrupted one (bit-identical on the CPU).
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -43,7 +42,7 @@ import numpy as np
 
 from ...errors import InvalidInputError
 from .._deps import require_torch
-from ..train import Trainer, _amp_dtype, _f, _select_device
+from ..train import Trainer, _f
 from .checkpoint import FORMAT, STAGES, read_restore_checkpoint
 from .config import RestoreConfig
 
@@ -68,23 +67,7 @@ class RestoreTrainer(Trainer):
         from .data import RestoreData
         from .network import VSPBFR
 
-        cfg.check()
-        self.cfg, self.torch = cfg, torch
-        self.world = int(os.environ.get("WORLD_SIZE", "1"))
-        self.rank = int(os.environ.get("RANK", "0"))
-        local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-        self.device = _select_device(cfg.train.device, local_rank)
-        if self.world > 1 and not torch.distributed.is_initialized():
-            if self.device.type == "cuda":
-                torch.cuda.set_device(self.device)
-            torch.distributed.init_process_group(
-                backend="nccl" if self.device.type == "cuda" else "gloo")
-        self.is_main = self.rank == 0
-        self._log = log if self.is_main else None
-        self.out = Path(cfg.train.out_dir)
-        self.amp_dtype = _amp_dtype(cfg.train.amp, self.device)
-
-        torch.manual_seed(cfg.train.seed)
+        self._setup_process(cfg, torch, log)
         self.model = VSPBFR(cfg.model).to(self.device)
         self.disc = PatchDiscriminator(cfg.model).to(self.device)
         t, m = cfg.train, self.model
