@@ -23,9 +23,9 @@ from typing import Any
 import cv2
 import numpy as np
 
-from ._deblur import deblur_channels, deblur_sigma
+from ._deblur import TARGET_SIGMA, deblur_channels, deblur_sigma
 from ._jpeg import JpegEstimate, estimate_jpeg, table_for_quality
-from ._measure import estimate_blur, estimate_noise, estimate_upsampling
+from ._measure import estimate_blur, estimate_noise, estimate_upsampling, noise_before_jpeg
 from ._resample import Grid
 from ._shrink import project_jpeg, shrink_channel
 
@@ -132,7 +132,8 @@ def measure(
     if file_quality is not None and not grid.active:
         table = table_for_quality(file_quality)
         jpeg = JpegEstimate(file_quality, table, None, jpeg.grid_xy, jpeg.blockiness, "file")
-    noise = estimate_noise(low)
+    # JPEG removes most of the noise the operator sees: map the reading back.
+    noise = noise_before_jpeg(estimate_noise(low), jpeg.quality)
     est = RegionEstimate(
         src_wh=tuple(src) if grid.active else None, factor_xy=grid.factor_xy, jpeg=jpeg,
         noise_sigma=noise, blur_sigma=None,
@@ -217,31 +218,62 @@ def restore_region(
             est = _with_grid(est, ((-origin_xy[0]) % 8, (-origin_xy[1]) % 8))
     steps: list[dict[str, Any]] = []
     work = _shrink(low, est, fidelity, steps)
+    target = 0.9 - 0.6 * fidelity  # residual edge width (image px) deblurring aims at
+    resid = est.noise_sigma / 255.0 * (0.3 if steps else 1.0)
+    lam = (1e-3 + 150.0 * resid * resid) * (1.5 - fidelity)
+    if grid.active:
+        return _upscale(region, low, work, grid, est, estimate, fidelity, target, lam, steps)
     blur = est.blur_sigma if estimate is not None else \
         estimate_blur(work, est.noise_sigma if not steps else 0.0)
     est = RegionEstimate(est.src_wh, est.factor_xy, est.jpeg, est.noise_sigma, blur)
     if blur is not None and blur >= THRESHOLDS["blur_sigma_min"]:
-        target = 0.9 - 0.6 * fidelity
         k_sigma = deblur_sigma(blur, target)
-        resid = est.noise_sigma / 255.0 * (0.3 if steps else 1.0)
-        lam = (1e-3 + 150.0 * resid * resid) * (1.5 - fidelity)
         gain = 1.5 + 3.0 * fidelity
         work = np.clip(deblur_channels(work, k_sigma, lam=lam, max_gain=gain), 0.0, 1.0)
         steps.append({"step": "deblur", "kernel": "gaussian", "sigma_px": round(k_sigma, 3),
                       "target_sigma_px": round(target, 3), "regularization": round(lam, 6),
                       "max_gain": round(gain, 3)})
-    if grid.active:
-        up = grid.up(work)
-        explained = grid.bilinear_up(low)
-        out = np.clip(up + (region - explained), 0.0, 1.0).astype(np.float32)
-        fx, fy = est.factor_xy
-        steps.append({"step": "upscale", "from_wh": list(est.src_wh or ()),
-                      "factor_xy": [round(fx, 3), round(fy, 3)],
-                      "method": "cubic+back-projection"})
-        return RegionResult(out, est, steps)
     if not steps:
         return RegionResult(region, est, steps)
     return RegionResult(work, est, steps)
+
+
+#: Edge width (px of the effective grid) assumed when the measured one is below
+#: what the edge estimator resolves (:data:`THRESHOLDS` ``blur_sigma_min``): that
+#: of a sharp photo (:data:`._deblur.TARGET_SIGMA`).
+SHARP_SIGMA = TARGET_SIGMA
+
+
+def _upscale(region: np.ndarray, low: np.ndarray, work: np.ndarray, grid: Grid,
+             est: RegionEstimate, given: RegionEstimate | None, fidelity: float,
+             target: float, lam: float, steps: list[dict[str, Any]]) -> RegionResult:
+    """Back to the region's grid: the cleaning's correction goes up bilinearly (as
+    the enlargement did), then the whole effective kernel is deconvolved in image
+    px: the source blur (measured on the effective grid, times the factor) and the
+    bilinear enlargement's own blur (a triangle of half-width ``f``: variance
+    ``f**2 / 6``), less the ``target`` width."""
+    if given is not None:
+        blur = given.blur_sigma
+    else:
+        blur = estimate_blur(work, 0.0 if steps else est.noise_sigma)
+    est = RegionEstimate(est.src_wh, est.factor_xy, est.jpeg, est.noise_sigma, blur)
+    b_low = blur if blur is not None and blur >= THRESHOLDS["blur_sigma_min"] else SHARP_SIGMA
+    fx, fy = est.factor_xy
+    f2 = fx * fy
+    k_sigma = math.sqrt(max(b_low * b_low * f2 + f2 / 6.0 - target * target, 0.0))
+    out = region + grid.bilinear_up(work - low) if steps else region
+    gain = 1.5 + 1.0 * fidelity
+    if k_sigma > 0.3:
+        out = deblur_channels(out, k_sigma, lam=lam, max_gain=gain)
+    out = np.clip(out, 0.0, 1.0).astype(np.float32)
+    steps.append({"step": "upscale", "from_wh": list(est.src_wh or ()),
+                  "factor_xy": [round(fx, 3), round(fy, 3)],
+                  "method": "bilinear residual + Wiener deconvolution",
+                  "kernel_sigma_px": round(k_sigma, 3),
+                  "source_blur_effective_px": round(b_low, 3),
+                  "target_sigma_px": round(target, 3), "regularization": round(lam, 6),
+                  "max_gain": round(gain, 3)})
+    return RegionResult(out, est, steps)
 
 
 def _with_grid(est: RegionEstimate, grid_xy: tuple[int, int]) -> RegionEstimate:
