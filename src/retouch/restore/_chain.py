@@ -186,6 +186,7 @@ def restore_region(
     region: np.ndarray, origin_xy: tuple[int, int], full_wh: tuple[int, int],
     *, fidelity: float = 0.5, file_quality: int | None = None,
     estimate: RegionEstimate | None = None,
+    measured: tuple[RegionEstimate, Grid, np.ndarray] | None = None,
 ) -> RegionResult:
     """Measure and restore one region (see the module docstring).
 
@@ -198,11 +199,14 @@ def restore_region(
         file_quality: the JPEG quality of the source file, if it is a JPEG.
         estimate: reuse these measurements (for tiles of one large region)
             instead of measuring ``region``.
+        measured: what :func:`measure` already returned for this very region.
 
     Returns:
         :class:`RegionResult`; ``image is region`` when nothing was applied.
     """
-    if estimate is None:
+    if measured is not None:
+        est, grid, low = measured
+    elif estimate is None:
         est, grid, low = measure(region, origin_xy, full_wh, file_quality=file_quality)
     else:
         est = estimate
@@ -238,9 +242,10 @@ def restore_region(
     return RegionResult(work, est, steps)
 
 
-#: Edge width (px of the effective grid) assumed when the measured one is below
-#: what the edge estimator resolves (:data:`THRESHOLDS` ``blur_sigma_min``): that
-#: of a sharp photo (:data:`._deblur.TARGET_SIGMA`).
+#: Edge width (px of the effective grid) assumed for the enlarged source: that of
+#: a sharp photo (:data:`._deblur.TARGET_SIGMA`), plus whatever the measured width
+#: exceeds :data:`THRESHOLDS` ``blur_sigma_min`` by (in quadrature): below that,
+#: the edge estimator cannot tell blur from scene edges on the coarse grid.
 SHARP_SIGMA = TARGET_SIGMA
 
 
@@ -257,7 +262,11 @@ def _upscale(region: np.ndarray, low: np.ndarray, work: np.ndarray, grid: Grid,
     else:
         blur = estimate_blur(work, 0.0 if steps else est.noise_sigma)
     est = RegionEstimate(est.src_wh, est.factor_xy, est.jpeg, est.noise_sigma, blur)
-    b_low = blur if blur is not None and blur >= THRESHOLDS["blur_sigma_min"] else SHARP_SIGMA
+    # Below blur_sigma_min the edge estimator cannot tell blur from scene edges on
+    # this coarse grid: assume a sharp photo's width, and add only the excess.
+    b_min = THRESHOLDS["blur_sigma_min"]
+    excess2 = max((blur or 0.0) ** 2 - b_min * b_min, 0.0)
+    b_low = math.sqrt(SHARP_SIGMA * SHARP_SIGMA + excess2)
     fx, fy = est.factor_xy
     f2 = fx * fy
     k_sigma = math.sqrt(max(b_low * b_low * f2 + f2 / 6.0 - target * target, 0.0))
