@@ -273,7 +273,8 @@ def _upscale(region: np.ndarray, low: np.ndarray, work: np.ndarray, grid: Grid,
     out = region + grid.bilinear_up(work - low) if steps else region
     gain = 1.5 + 1.0 * fidelity
     if k_sigma > 0.3:
-        out = deblur_channels(out, k_sigma, lam=lam, max_gain=gain)
+        # Nothing above the source grid's Nyquist frequency is real detail.
+        out = deblur_channels(out, k_sigma, lam=lam, max_gain=gain, band_xy=(0.5 / fx, 0.5 / fy))
     out = np.clip(out, 0.0, 1.0).astype(np.float32)
     steps.append({"step": "upscale", "from_wh": list(est.src_wh or ()),
                   "factor_xy": [round(fx, 3), round(fy, 3)],
@@ -281,7 +282,8 @@ def _upscale(region: np.ndarray, low: np.ndarray, work: np.ndarray, grid: Grid,
                   "kernel_sigma_px": round(k_sigma, 3),
                   "source_blur_effective_px": round(b_low, 3),
                   "target_sigma_px": round(target, 3), "regularization": round(lam, 6),
-                  "max_gain": round(gain, 3)})
+                  "max_gain": round(gain, 3), "band_cycles_per_px": [round(0.5 / fx, 4),
+                                                                   round(0.5 / fy, 4)]})
     return RegionResult(out, est, steps)
 
 

@@ -36,7 +36,7 @@ def _gradient_power(shape_hw: tuple[int, int]) -> np.ndarray:
 
 def deblur_channels(
     img: np.ndarray, sigma: float, *, lam: float, max_gain: float = 3.0,
-    overshoot: float = 0.15,
+    overshoot: float = 0.15, band_xy: tuple[float, float] | None = None,
 ) -> np.ndarray:
     """Deconvolve every channel of ``img`` by a Gaussian of ``sigma`` px.
 
@@ -50,6 +50,10 @@ def deblur_channels(
             (enlarged JPEG blocks, film grain) are not blown up.
         overshoot: allowed excursion beyond the local min/max of ``img`` (in a
             window of radius ``ceil(2 sigma)``), as a fraction of the local range.
+        band_xy: highest frequencies (cycles/px, per axis) the image carries, e.g.
+            ``0.5 / factor`` for an enlargement: beyond them the gain cap falls
+            smoothly (over a quarter of the band) to 1, so interpolation
+            artefacts are not amplified. ``None``: no limit.
 
     Returns:
         Same shape, float32.
@@ -68,7 +72,13 @@ def deblur_channels(
     if big.ndim == 2:
         big = big[..., None]
     k = gaussian_otf((hp, wp), sigma)
-    filt = np.minimum(k / (k * k + lam * _gradient_power((hp, wp))), max_gain)
+    cap: float | np.ndarray = max_gain
+    if band_xy is not None:
+        fy = np.abs(np.fft.fftfreq(hp))[:, None] / band_xy[1]
+        fx = np.abs(np.fft.rfftfreq(wp))[None, :] / band_xy[0]
+        t = np.clip((np.maximum(fx, fy) - 1.0) / 0.25, 0.0, 1.0)
+        cap = max_gain + (1.0 - max_gain) * (t * t * (3.0 - 2.0 * t))
+    filt = np.minimum(k / (k * k + lam * _gradient_power((hp, wp))), cap)
     filt = filt.astype(np.complex64)
     out = np.empty_like(a)
     r = int(math.ceil(2 * sigma))
