@@ -23,7 +23,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from ._deblur import TARGET_SIGMA, deblur_channels, deblur_sigma
+from ._deblur import TARGET_SIGMA, deblur_channels, deblur_sigma, wiener_enlarged
 from ._jpeg import JpegEstimate, estimate_jpeg, table_for_quality
 from ._measure import estimate_blur, estimate_noise, estimate_upsampling, noise_before_jpeg
 from ._resample import Grid
@@ -226,7 +226,7 @@ def restore_region(
     resid = est.noise_sigma / 255.0 * (0.3 if steps else 1.0)
     lam = (1e-3 + 150.0 * resid * resid) * (1.5 - fidelity)
     if grid.active:
-        return _upscale(region, low, work, grid, est, estimate, fidelity, target, lam, steps)
+        return _upscale(region, low, work, grid, est, estimate, fidelity, target, steps)
     blur = est.blur_sigma if estimate is not None else \
         estimate_blur(work, est.noise_sigma if not steps else 0.0)
     est = RegionEstimate(est.src_wh, est.factor_xy, est.jpeg, est.noise_sigma, blur)
@@ -247,16 +247,21 @@ def restore_region(
 #: exceeds :data:`THRESHOLDS` ``blur_sigma_min`` by (in quadrature): below that,
 #: the edge estimator cannot tell blur from scene edges on the coarse grid.
 SHARP_SIGMA = TARGET_SIGMA
+#: Fraction of the measured noise taken to remain after the cleaning pass.
+RESIDUAL_NOISE = 0.35
 
 
 def _upscale(region: np.ndarray, low: np.ndarray, work: np.ndarray, grid: Grid,
              est: RegionEstimate, given: RegionEstimate | None, fidelity: float,
-             target: float, lam: float, steps: list[dict[str, Any]]) -> RegionResult:
+             target: float, steps: list[dict[str, Any]]) -> RegionResult:
     """Back to the region's grid: the cleaning's correction goes up bilinearly (as
     the enlargement did), then the whole effective kernel is deconvolved in image
     px: the source blur (measured on the effective grid, times the factor) and the
     bilinear enlargement's own blur (a triangle of half-width ``f``: variance
-    ``f**2 / 6``), less the ``target`` width."""
+    ``f**2 / 6``), less the ``target`` width, by a Wiener filter whose signal
+    spectrum comes from the region itself and whose noise is what the cleaning
+    left (:data:`RESIDUAL_NOISE`), as the enlargement shaped it (see
+    :func:`._deblur.wiener_enlarged`)."""
     if given is not None:
         blur = given.blur_sigma
     else:
@@ -272,18 +277,17 @@ def _upscale(region: np.ndarray, low: np.ndarray, work: np.ndarray, grid: Grid,
     k_sigma = math.sqrt(max(b_low * b_low * f2 + f2 / 6.0 - target * target, 0.0))
     out = region + grid.bilinear_up(work - low) if steps else region
     gain = 1.5 + 1.0 * fidelity
+    left = est.noise_sigma * (RESIDUAL_NOISE if steps else 1.0)
     if k_sigma > 0.3:
-        # Nothing above the source grid's Nyquist frequency is real detail.
-        out = deblur_channels(out, k_sigma, lam=lam, max_gain=gain, band_xy=(0.5 / fx, 0.5 / fy))
+        out = wiener_enlarged(out, k_sigma, noise_sigma=left, factor_xy=(fx, fy), max_gain=gain)
     out = np.clip(out, 0.0, 1.0).astype(np.float32)
     steps.append({"step": "upscale", "from_wh": list(est.src_wh or ()),
                   "factor_xy": [round(fx, 3), round(fy, 3)],
                   "method": "bilinear residual + Wiener deconvolution",
                   "kernel_sigma_px": round(k_sigma, 3),
                   "source_blur_effective_px": round(b_low, 3),
-                  "target_sigma_px": round(target, 3), "regularization": round(lam, 6),
-                  "max_gain": round(gain, 3), "band_cycles_per_px": [round(0.5 / fx, 4),
-                                                                   round(0.5 / fy, 4)]})
+                  "target_sigma_px": round(target, 3), "noise_left": round(left, 2),
+                  "max_gain": round(gain, 3)})
     return RegionResult(out, est, steps)
 
 
