@@ -247,6 +247,9 @@ def estimate_upsampling(
 
 # --------------------------------------------------------------------------- noise under JPEG
 
+#: Readings (code values) below which :func:`noise_before_jpeg` does not map back:
+#: clean camera JPEGs of faces (quality 75-90) read 0.4-0.7 here.
+JPEG_NOISE_MIN_READING = 0.8
 #: Noise levels (8-bit code values) at which the JPEG response is simulated.
 _JPEG_NOISE_GRID = (0.0, 1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 11.0, 15.0, 20.0, 26.0, 34.0, 45.0)
 
@@ -275,9 +278,12 @@ def noise_before_jpeg(measured: float, quality: int | None) -> float:
     sees, so after compression the noise reads far too low (white noise of 8
     reads about 1.1 at quality 75). The reading is mapped back through the
     estimator's simulated response at that quality. ``measured`` is returned
-    unchanged without a quality or above 95 (where JPEG keeps the noise).
+    unchanged without a quality, above 95 (where JPEG keeps the noise) and below
+    :data:`JPEG_NOISE_MIN_READING`, where the curve is too flat to invert: there
+    a noise-free textured JPEG and a noisy one read alike, and the photo is left
+    undenoised rather than smoothed on a guess.
     """
-    if quality is None or quality > 95:
+    if quality is None or quality > 95 or measured < JPEG_NOISE_MIN_READING:
         return float(measured)
     sig, read = _jpeg_noise_curve(int(quality))
     read = read + np.arange(read.size) * 1e-6  # strictly increasing for interp
