@@ -1,12 +1,14 @@
 """The built-in restoration chain for one image region.
 
-``estimate_region`` measures, ``restore_region`` applies::
+``measure`` measures, ``restore_region`` applies::
 
     region B --(exact inverse of a detected bilinear enlargement)--> L
     L: JPEG deblocking + texture-keeping denoising (one DCT shrinkage pass,
        then projection onto the JPEG quantization intervals)
-     -> deblurring with the measured Gaussian (regularized Wiener)
-     -> back to B's grid: cubic + back-projection (edge-aware upscaling)
+    not enlarged: deblurring with the measured Gaussian (regularized Wiener)
+    enlarged: B + bilinear_up(cleaned L - L), then Wiener deconvolution in image
+       px of the whole effective kernel (source blur and the enlargement's own),
+       with the signal spectrum estimated from the region
 
 Every step runs only when its degradation is measured above a threshold
 (:data:`THRESHOLDS`); a region with none comes back as the same array object.
@@ -104,12 +106,33 @@ def _to_rgb(ycc: np.ndarray) -> np.ndarray:
     return (ycc @ _YCC2RGB.T) * (1.0 / 255.0)
 
 
+#: Fewest 16x16 blocks (on the effective grid) the noise is measured on: a
+#: smaller region is measured on its ``context`` (its percentile of the
+#: flattest blocks needs flat blocks, and a small face has few).
+NOISE_MIN_BLOCKS = 64
+
+
+def _noise(low: np.ndarray, grid: Grid, src: tuple[int, int], full_wh: tuple[int, int],
+           context: tuple[np.ndarray, tuple[int, int]] | None) -> float:
+    """Noise reading of the effective-grid region, or of its context when it is small."""
+    if context is None or (low.shape[0] // 16) * (low.shape[1] // 16) >= NOISE_MIN_BLOCKS:
+        return estimate_noise(low)
+    area, area_origin = context
+    g = Grid.build(src, full_wh, area_origin, area.shape[:2]) if grid.active else grid
+    return estimate_noise(np.clip(g.down(area), 0.0, 1.0) if g.active else area)
+
+
 def measure(
     region: np.ndarray, origin_xy: tuple[int, int], full_wh: tuple[int, int],
     *, file_quality: int | None = None,
+    context: tuple[np.ndarray, tuple[int, int]] | None = None,
 ) -> tuple[RegionEstimate, Grid, np.ndarray]:
     """Measure ``region``; returns the estimate (blur not yet measured: see
     :func:`restore_region`), the enlargement grid and the effective-grid image.
+
+    ``context``: a larger area of the same image around the region and its
+    top-left pixel, where the noise is measured when the region is small
+    (:data:`NOISE_MIN_BLOCKS`).
     """
     native_jpeg = estimate_jpeg(region, origin_xy)
     if native_jpeg.quality is not None or file_quality is not None:
@@ -133,7 +156,7 @@ def measure(
         table = table_for_quality(file_quality)
         jpeg = JpegEstimate(file_quality, table, None, jpeg.grid_xy, jpeg.blockiness, "file")
     # JPEG removes most of the noise the operator sees: map the reading back.
-    noise = noise_before_jpeg(estimate_noise(low), jpeg.quality)
+    noise = noise_before_jpeg(_noise(low, grid, src, full_wh, context), jpeg.quality)
     est = RegionEstimate(
         src_wh=tuple(src) if grid.active else None, factor_xy=grid.factor_xy, jpeg=jpeg,
         noise_sigma=noise, blur_sigma=None,
