@@ -24,12 +24,15 @@ import numpy as np
 from .._version import __version__
 from ..errors import InvalidInputError
 from ..types import Alignment, Face, ImageData
-from ._chain import RegionEstimate, restore_region
+from ._chain import RegionEstimate, measure, restore_region
 from ._jpeg import file_jpeg_quality
 from ._paste import COLOUR_SIGMA, blend, colour_match, window_box, window_weight
 
 #: Regions larger than this (px per side) are restored in tiles.
 TILE = 768
+#: Largest region (px per side) measured whole, to restore it in one piece when it
+#: is an enlargement whose effective grid fits in a tile.
+FACE_MAX = 2048
 #: Overlap of neighbouring tiles (px); the inner half of it is cross-faded.
 TILE_OVERLAP = 48
 
@@ -83,10 +86,17 @@ def _restore_box(
     x0, y0, x1, y1 = box
     H, W = img01.shape[:2]
     region = img01[y0:y1, x0:x1]
-    if max(region.shape[:2]) <= TILE:
-        r = restore_region(region, (x0, y0), (W, H), fidelity=fidelity,
-                           file_quality=file_quality)
-        return (None if r.image is region else r.image), r.estimate, r.steps
+    # A small region's noise is measured on the area around it (3x its side).
+    bw, bh = x1 - x0, y1 - y0
+    cx0, cy0 = max(0, x0 - bw), max(0, y0 - bh)
+    context = (img01[cy0:min(H, y1 + bh), cx0:min(W, x1 + bw)], (cx0, cy0))
+    if max(region.shape[:2]) <= FACE_MAX:
+        # An enlarged region is restored on its effective grid: in one piece
+        # when that grid is no larger than a tile.
+        m = measure(region, (x0, y0), (W, H), file_quality=file_quality, context=context)
+        if max(region.shape[:2]) <= TILE or (m[1].active and max(m[2].shape[:2]) <= TILE):
+            r = restore_region(region, (x0, y0), (W, H), fidelity=fidelity, measured=m)
+            return (None if r.image is region else r.image), r.estimate, r.steps
     # Measure on the central tile, then apply tile by tile with cross-fades.
     cx, cy = (x0 + x1) // 2, (y0 + y1) // 2
     mx0, my0 = max(x0, cx - TILE // 2), max(y0, cy - TILE // 2)

@@ -1,12 +1,14 @@
 """The built-in restoration chain for one image region.
 
-``estimate_region`` measures, ``restore_region`` applies::
+``measure`` measures, ``restore_region`` applies::
 
     region B --(exact inverse of a detected bilinear enlargement)--> L
     L: JPEG deblocking + texture-keeping denoising (one DCT shrinkage pass,
        then projection onto the JPEG quantization intervals)
-     -> deblurring with the measured Gaussian (regularized Wiener)
-     -> back to B's grid: cubic + back-projection (edge-aware upscaling)
+    not enlarged: deblurring with the measured Gaussian (regularized Wiener)
+    enlarged: B + bilinear_up(cleaned L - L), then Wiener deconvolution in image
+       px of the whole effective kernel (source blur and the enlargement's own),
+       with the signal spectrum estimated from the region
 
 Every step runs only when its degradation is measured above a threshold
 (:data:`THRESHOLDS`); a region with none comes back as the same array object.
@@ -23,9 +25,9 @@ from typing import Any
 import cv2
 import numpy as np
 
-from ._deblur import deblur_channels, deblur_sigma
+from ._deblur import TARGET_SIGMA, deblur_channels, deblur_sigma, wiener_enlarged
 from ._jpeg import JpegEstimate, estimate_jpeg, table_for_quality
-from ._measure import estimate_blur, estimate_noise, estimate_upsampling
+from ._measure import estimate_blur, estimate_noise, estimate_upsampling, noise_before_jpeg
 from ._resample import Grid
 from ._shrink import project_jpeg, shrink_channel
 
@@ -104,12 +106,33 @@ def _to_rgb(ycc: np.ndarray) -> np.ndarray:
     return (ycc @ _YCC2RGB.T) * (1.0 / 255.0)
 
 
+#: Fewest 16x16 blocks (on the effective grid) the noise is measured on: a
+#: smaller region is measured on its ``context`` (its percentile of the
+#: flattest blocks needs flat blocks, and a small face has few).
+NOISE_MIN_BLOCKS = 64
+
+
+def _noise(low: np.ndarray, grid: Grid, src: tuple[int, int], full_wh: tuple[int, int],
+           context: tuple[np.ndarray, tuple[int, int]] | None) -> float:
+    """Noise reading of the effective-grid region, or of its context when it is small."""
+    if context is None or (low.shape[0] // 16) * (low.shape[1] // 16) >= NOISE_MIN_BLOCKS:
+        return estimate_noise(low)
+    area, area_origin = context
+    g = Grid.build(src, full_wh, area_origin, area.shape[:2]) if grid.active else grid
+    return estimate_noise(np.clip(g.down(area), 0.0, 1.0) if g.active else area)
+
+
 def measure(
     region: np.ndarray, origin_xy: tuple[int, int], full_wh: tuple[int, int],
     *, file_quality: int | None = None,
+    context: tuple[np.ndarray, tuple[int, int]] | None = None,
 ) -> tuple[RegionEstimate, Grid, np.ndarray]:
     """Measure ``region``; returns the estimate (blur not yet measured: see
     :func:`restore_region`), the enlargement grid and the effective-grid image.
+
+    ``context``: a larger area of the same image around the region and its
+    top-left pixel, where the noise is measured when the region is small
+    (:data:`NOISE_MIN_BLOCKS`).
     """
     native_jpeg = estimate_jpeg(region, origin_xy)
     if native_jpeg.quality is not None or file_quality is not None:
@@ -132,7 +155,8 @@ def measure(
     if file_quality is not None and not grid.active:
         table = table_for_quality(file_quality)
         jpeg = JpegEstimate(file_quality, table, None, jpeg.grid_xy, jpeg.blockiness, "file")
-    noise = estimate_noise(low)
+    # JPEG removes most of the noise the operator sees: map the reading back.
+    noise = noise_before_jpeg(_noise(low, grid, src, full_wh, context), jpeg.quality)
     est = RegionEstimate(
         src_wh=tuple(src) if grid.active else None, factor_xy=grid.factor_xy, jpeg=jpeg,
         noise_sigma=noise, blur_sigma=None,
@@ -185,6 +209,7 @@ def restore_region(
     region: np.ndarray, origin_xy: tuple[int, int], full_wh: tuple[int, int],
     *, fidelity: float = 0.5, file_quality: int | None = None,
     estimate: RegionEstimate | None = None,
+    measured: tuple[RegionEstimate, Grid, np.ndarray] | None = None,
 ) -> RegionResult:
     """Measure and restore one region (see the module docstring).
 
@@ -197,11 +222,14 @@ def restore_region(
         file_quality: the JPEG quality of the source file, if it is a JPEG.
         estimate: reuse these measurements (for tiles of one large region)
             instead of measuring ``region``.
+        measured: what :func:`measure` already returned for this very region.
 
     Returns:
         :class:`RegionResult`; ``image is region`` when nothing was applied.
     """
-    if estimate is None:
+    if measured is not None:
+        est, grid, low = measured
+    elif estimate is None:
         est, grid, low = measure(region, origin_xy, full_wh, file_quality=file_quality)
     else:
         est = estimate
@@ -217,31 +245,73 @@ def restore_region(
             est = _with_grid(est, ((-origin_xy[0]) % 8, (-origin_xy[1]) % 8))
     steps: list[dict[str, Any]] = []
     work = _shrink(low, est, fidelity, steps)
+    target = 0.9 - 0.6 * fidelity  # residual edge width (image px) deblurring aims at
+    resid = est.noise_sigma / 255.0 * (0.3 if steps else 1.0)
+    lam = (1e-3 + 150.0 * resid * resid) * (1.5 - fidelity)
+    if grid.active:
+        return _upscale(region, low, work, grid, est, estimate, fidelity, target, steps)
     blur = est.blur_sigma if estimate is not None else \
         estimate_blur(work, est.noise_sigma if not steps else 0.0)
     est = RegionEstimate(est.src_wh, est.factor_xy, est.jpeg, est.noise_sigma, blur)
     if blur is not None and blur >= THRESHOLDS["blur_sigma_min"]:
-        target = 0.9 - 0.6 * fidelity
         k_sigma = deblur_sigma(blur, target)
-        resid = est.noise_sigma / 255.0 * (0.3 if steps else 1.0)
-        lam = (1e-3 + 150.0 * resid * resid) * (1.5 - fidelity)
         gain = 1.5 + 3.0 * fidelity
         work = np.clip(deblur_channels(work, k_sigma, lam=lam, max_gain=gain), 0.0, 1.0)
         steps.append({"step": "deblur", "kernel": "gaussian", "sigma_px": round(k_sigma, 3),
                       "target_sigma_px": round(target, 3), "regularization": round(lam, 6),
                       "max_gain": round(gain, 3)})
-    if grid.active:
-        up = grid.up(work)
-        explained = grid.bilinear_up(low)
-        out = np.clip(up + (region - explained), 0.0, 1.0).astype(np.float32)
-        fx, fy = est.factor_xy
-        steps.append({"step": "upscale", "from_wh": list(est.src_wh or ()),
-                      "factor_xy": [round(fx, 3), round(fy, 3)],
-                      "method": "cubic+back-projection"})
-        return RegionResult(out, est, steps)
     if not steps:
         return RegionResult(region, est, steps)
     return RegionResult(work, est, steps)
+
+
+#: Edge width (px of the effective grid) assumed for the enlarged source: that of
+#: a sharp photo (:data:`._deblur.TARGET_SIGMA`), plus whatever the measured width
+#: exceeds :data:`THRESHOLDS` ``blur_sigma_min`` by (in quadrature): below that,
+#: the edge estimator cannot tell blur from scene edges on the coarse grid.
+SHARP_SIGMA = TARGET_SIGMA
+#: Fraction of the measured noise taken to remain after the cleaning pass.
+RESIDUAL_NOISE = 0.35
+
+
+def _upscale(region: np.ndarray, low: np.ndarray, work: np.ndarray, grid: Grid,
+             est: RegionEstimate, given: RegionEstimate | None, fidelity: float,
+             target: float, steps: list[dict[str, Any]]) -> RegionResult:
+    """Back to the region's grid: the cleaning's correction goes up bilinearly (as
+    the enlargement did), then the whole effective kernel is deconvolved in image
+    px: the source blur (measured on the effective grid, times the factor) and the
+    bilinear enlargement's own blur (a triangle of half-width ``f``: variance
+    ``f**2 / 6``), less the ``target`` width, by a Wiener filter whose signal
+    spectrum comes from the region itself and whose noise is what the cleaning
+    left (:data:`RESIDUAL_NOISE`), as the enlargement shaped it (see
+    :func:`._deblur.wiener_enlarged`)."""
+    if given is not None:
+        blur = given.blur_sigma
+    else:
+        blur = estimate_blur(work, 0.0 if steps else est.noise_sigma)
+    est = RegionEstimate(est.src_wh, est.factor_xy, est.jpeg, est.noise_sigma, blur)
+    # Below blur_sigma_min the edge estimator cannot tell blur from scene edges on
+    # this coarse grid: assume a sharp photo's width, and add only the excess.
+    b_min = THRESHOLDS["blur_sigma_min"]
+    excess2 = max((blur or 0.0) ** 2 - b_min * b_min, 0.0)
+    b_low = math.sqrt(SHARP_SIGMA * SHARP_SIGMA + excess2)
+    fx, fy = est.factor_xy
+    f2 = fx * fy
+    k_sigma = math.sqrt(max(b_low * b_low * f2 + f2 / 6.0 - target * target, 0.0))
+    out = region + grid.bilinear_up(work - low) if steps else region
+    gain = 1.5 + 1.0 * fidelity
+    left = est.noise_sigma * (RESIDUAL_NOISE if steps else 1.0)
+    if k_sigma > 0.3:
+        out = wiener_enlarged(out, k_sigma, noise_sigma=left, factor_xy=(fx, fy), max_gain=gain)
+    out = np.clip(out, 0.0, 1.0).astype(np.float32)
+    steps.append({"step": "upscale", "from_wh": list(est.src_wh or ()),
+                  "factor_xy": [round(fx, 3), round(fy, 3)],
+                  "method": "bilinear residual + Wiener deconvolution",
+                  "kernel_sigma_px": round(k_sigma, 3),
+                  "source_blur_effective_px": round(b_low, 3),
+                  "target_sigma_px": round(target, 3), "noise_left": round(left, 2),
+                  "max_gain": round(gain, 3)})
+    return RegionResult(out, est, steps)
 
 
 def _with_grid(est: RegionEstimate, grid_xy: tuple[int, int]) -> RegionEstimate:

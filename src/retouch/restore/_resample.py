@@ -11,9 +11,12 @@ corrected by back-projection so that it still reproduces ``L`` exactly.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import sparse
+from scipy.linalg import cho_solve_banded, cholesky_banded
 
 from ._measure import bilinear_matrix
 
@@ -39,15 +42,38 @@ def cubic_matrix(n_src: int, n_dst: int, lo: int, hi: int, used: np.ndarray,
 
 @dataclass(frozen=True)
 class Axis:
-    """One axis of a region's enlargement: ``u`` (region px x used source px)."""
+    """One axis of a region's enlargement.
 
-    u: np.ndarray
-    pinv: np.ndarray
-    cubic: np.ndarray
+    ``u`` is the bilinear enlargement (region px x used source px, sparse: two
+    taps per row); ``chol`` the banded Cholesky factor of ``u.T @ u`` (tridiagonal,
+    plus a tiny ridge), so the least-squares inverse costs O(n) per column;
+    ``lo``/``n_src``/``n_dst``/``used`` rebuild the cubic matrix on demand.
+    """
+
+    u: sparse.csr_matrix
+    chol: np.ndarray
+    n_src: int
+    n_dst: int
+    lo: int
+    used: np.ndarray
 
     @property
     def factor(self) -> float:
         return self.u.shape[0] / max(self.u.shape[1], 1)
+
+    def down(self, m: np.ndarray) -> np.ndarray:
+        """Least-squares source rows of ``m`` (``(n, k)`` -> ``(n_used, k)``)."""
+        rhs = np.asarray(self.u.T @ m.astype(np.float64, copy=False))
+        return cho_solve_banded((self.chol, False), rhs, check_finite=False)
+
+    def up(self, m: np.ndarray) -> np.ndarray:
+        """Bilinear enlargement of source rows ``m`` (``(n_used, k)`` -> ``(n, k)``)."""
+        return np.asarray(self.u @ m.astype(np.float64, copy=False))
+
+    def cubic(self, m: np.ndarray) -> np.ndarray:
+        """Keys-cubic enlargement of source rows ``m``."""
+        c = cubic_matrix(self.n_src, self.n_dst, self.lo, self.lo + self.u.shape[0], self.used)
+        return c @ m.astype(np.float64, copy=False)
 
 
 def _axis(n_src: int, n_dst: int, lo: int, n: int) -> Axis | None:
@@ -56,8 +82,18 @@ def _axis(n_src: int, n_dst: int, lo: int, n: int) -> Axis | None:
     u = bilinear_matrix(n_src, n_dst, lo, lo + n)
     used = np.where(u.any(axis=0))[0]
     u = u[:, used]
-    pinv = np.linalg.solve(u.T @ u + 1e-6 * np.eye(u.shape[1]), u.T)
-    return Axis(u=u, pinv=pinv, cubic=cubic_matrix(n_src, n_dst, lo, lo + n, used))
+    # u.T @ u is tridiagonal (each row of u touches two neighbouring columns).
+    g = u.T @ u
+    k = g.shape[0]
+    ab = np.zeros((2, k))
+    ab[1] = np.diag(g) + 1e-6
+    ab[0, 1:] = np.diag(g, 1)
+    return Axis(u=sparse.csr_matrix(u), chol=cholesky_banded(ab, lower=False,
+                                                            check_finite=False),
+                n_src=n_src, n_dst=n_dst, lo=lo, used=used)
+
+
+Op = Callable[[np.ndarray], np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -81,32 +117,34 @@ class Grid:
     def factor_xy(self) -> tuple[float, float]:
         return (self.x.factor if self.x else 1.0, self.y.factor if self.y else 1.0)
 
-    def _apply(self, img: np.ndarray, mx: np.ndarray | None, my: np.ndarray | None) -> np.ndarray:
+    def _apply(self, img: np.ndarray, fx: Op | None, fy: Op | None) -> np.ndarray:
+        """Apply ``fy`` along rows and ``fx`` along columns of every channel."""
         out = np.asarray(img, np.float32)
         squeeze = out.ndim == 2
         if squeeze:
             out = out[..., None]
-        if my is not None:
+        if fy is not None:
             h, w, c = out.shape
-            out = (my.astype(np.float32) @ out.reshape(h, w * c)).reshape(-1, w, c)
-        if mx is not None:  # (h * c, w) @ (w, w') -> (h, c, w')
+            out = fy(out.reshape(h, w * c)).reshape(-1, w, c)
+        if fx is not None:  # (w, h * c) -> (w', h * c)
             h, w, c = out.shape
-            flat = np.ascontiguousarray(out.transpose(0, 2, 1)).reshape(h * c, w)
-            out = (flat @ mx.T.astype(np.float32)).reshape(h, c, -1).transpose(0, 2, 1)
+            flat = out.transpose(1, 0, 2).reshape(w, h * c)
+            out = fx(flat).reshape(-1, h, c).transpose(1, 0, 2)
         out = np.ascontiguousarray(out, np.float32)
         return out[..., 0] if squeeze else out
 
     def down(self, img: np.ndarray) -> np.ndarray:
         """Least-squares source grid ``L`` of region ``img`` (``(h, w[, C])``)."""
-        return self._apply(img, self.x.pinv if self.x else None, self.y.pinv if self.y else None)
+        return self._apply(img, self.x.down if self.x else None, self.y.down if self.y else None)
 
     def bilinear_up(self, low: np.ndarray) -> np.ndarray:
         """The bilinear enlargement of ``low`` (what made the region)."""
-        return self._apply(low, self.x.u if self.x else None, self.y.u if self.y else None)
+        return self._apply(low, self.x.up if self.x else None, self.y.up if self.y else None)
 
     def up(self, low: np.ndarray, *, back_projections: int = 2) -> np.ndarray:
         """Cubic enlargement of ``low``, back-projected so that ``down(up(L)) == L``."""
-        out = self._apply(low, self.x.cubic if self.x else None, self.y.cubic if self.y else None)
+        out = self._apply(low, self.x.cubic if self.x else None,
+                          self.y.cubic if self.y else None)
         for _ in range(back_projections):
             out = out + self.bilinear_up(low - self.down(out))
         return out

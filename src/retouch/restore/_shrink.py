@@ -88,19 +88,23 @@ def shrink_channel(
     tau = np.asarray(thresholds, np.float32).reshape(64, 1, 1).copy()
     tau[0] = 0.0
     maps = _coef_maps(ch)
-    keep = np.abs(maps) >= tau
+    # In-place arithmetic on the (64, H+7, W+7) maps: one spare buffer.
+    buf = np.abs(maps)
+    keep = buf >= tau
     keep[0] = True
-    hard = maps * keep
     weight = 1.0 / keep.sum(axis=0, dtype=np.float32)
+    hard = np.multiply(maps, keep, out=buf)
+    del keep
     basic = _aggregate(hard, weight, (h, w))
     if not wiener or noise_sigma <= 0:
         return basic
-    oracle = _coef_maps(basic)
-    s2 = np.float32(noise_sigma**2)
-    gain = oracle * oracle / (oracle * oracle + s2)
+    gain = _coef_maps(basic)                      # the oracle
+    np.square(gain, out=gain)
+    np.add(gain, np.float32(noise_sigma**2), out=buf)
+    np.divide(gain, buf, out=gain)                # o^2 / (o^2 + s^2)
     gain[0] = 1.0
-    weight = 1.0 / (gain * gain).sum(axis=0)
-    return _aggregate(maps * gain, weight, (h, w))
+    weight = 1.0 / np.square(gain, out=buf).sum(axis=0)
+    return _aggregate(np.multiply(maps, gain, out=maps), weight, (h, w))
 
 
 def project_jpeg(
