@@ -144,3 +144,39 @@ def test_crowd_of_50_through_the_cli(portrait, tmp_path: Path, tile: int) -> Non
            f"stages ms {rep['timings_ms']}")
     assert len(cells) == 50 and all(len(v) == 1 for v in cells.values()), sorted(cells)
     assert treated >= 45
+
+
+def test_corner_tiles_skipped_for_a_close_up_only(portrait, monkeypatch) -> None:
+    """A close-up (face >= PORTRAIT_FACE_FRACTION of the short side) runs the detector
+    on the whole image only; the same face small in a large canvas gets the tiles too,
+    and is still found."""
+    import cv2
+
+    from retouch import detect as det_mod
+
+    rgb, (x, y, w, h) = portrait
+    det = get_detector()
+    calls: list[tuple[int, int]] = []
+    orig = det_mod.MediaPipeDetector._run_box_model
+
+    def counting(self, model, img, ox, oy, s):
+        calls.append(img.shape[:2])
+        return orig(self, model, img, ox, oy, s)
+
+    monkeypatch.setattr(det_mod.MediaPipeDetector, "_run_box_model", counting)
+    side = int(1.8 * max(w, h))
+    cx, cy = x + w // 2, y + h // 2
+    close = np.ascontiguousarray(rgb[max(0, cy - side // 2): cy + side // 2,
+                                     max(0, cx - side // 2): cx + side // 2])
+    close = cv2.resize(close, (800, 800), interpolation=cv2.INTER_CUBIC)
+    faces = [f for f in det.detect(close) if f.skip_reason is None]
+    assert len(faces) == 1 and len(calls) == 2, calls
+    calls.clear()
+    canvas = np.full((900, 1200, 3), 128, np.uint8)
+    small = cv2.resize(close, (160, 160), interpolation=cv2.INTER_AREA)
+    canvas[600:760, 900:1060] = small
+    faces = [f for f in det.detect(canvas) if f.skip_reason is None]
+    assert len(calls) > 2, calls
+    assert len(faces) == 1
+    fx, fy, fw, fh = faces[0].bbox_xywh
+    assert 880 < fx + fw / 2 < 1080 and 580 < fy + fh / 2 < 780

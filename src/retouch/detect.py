@@ -34,6 +34,10 @@ MAX_YAW_DEG = 65.0
 MIN_FACE_PX = 24.0
 #: Side (px, in the detection copy) of the fine tiles used for group photos and crowds.
 FINE_TILE_SIDE = 384
+#: A photo where the whole-image pass finds a face at least this fraction of its short
+#: side is a portrait: the zoomed corner tiles (which find faces under ~1/10 of the
+#: image) are skipped. A tiny background face beside a close-up is then not looked for.
+PORTRAIT_FACE_FRACTION = 0.4
 
 _MP_INSTALL_HINT = (
     "mediapipe 0.10.21 is required for face detection: "
@@ -166,7 +170,9 @@ class MediaPipeDetector:
             boxes += self._run_box_model(self._short, small, 0, 0, s)
             boxes += self._run_box_model(self._full, small, 0, 0, s)
             # Overlapping tiles find small faces in full-body and group shots.
-            if max(sh, sw) >= 480:
+            portrait = any(max(b.w, b.h) * s >= PORTRAIT_FACE_FRACTION * min(sh, sw)
+                           for b in boxes)
+            if max(sh, sw) >= 480 and not portrait:
                 th, tw = int(sh * 0.6), int(sw * 0.6)
                 for ty in (0, sh - th):
                     for tx in (0, sw - tw):
