@@ -15,13 +15,17 @@ degraded and the restored image, and compared:
 * identity distance (Euclidean distance of dlib's 128-D face descriptors to the
   clean face's; lower is more similar, 0.6 is dlib's same-person threshold),
   when ``dlib`` and ``face_recognition_models`` can be imported (put them on
-  ``RETOUCH_ID_PATH`` if they live outside the environment);
+  ``RETOUCH_ID_PATH`` if they live outside the environment). A single descriptor
+  moves by up to 0.024 when the input changes by +-1 code value; ``--id-jitters N``
+  averages each over N randomly jittered crops (dlib's ``num_jitters``; steadier,
+  but not repeatable: two identical images then read up to ~0.002 apart). The
+  default 0 is one plain, repeatable crop;
 * the restore time per face (the report's ``time_ms``) and the face size.
 
 Usage::
 
     python benchmarks/bench_restore.py [--faces ../shared/faces] [--levels mild medium]
-        [--fidelity 0.5] [--json out.json] [--save-crops /tmp/restore_crops]
+        [--fidelity 0.5] [--json out.json] [--save-crops /tmp/restore_crops] [--id-jitters 0]
 
 The photos are test data: they are read at run time and never copied.
 """
@@ -88,11 +92,14 @@ class Identity:
         self._shape = dlib.shape_predictor(frm.pose_predictor_model_location())
         self._net = dlib.face_recognition_model_v1(frm.face_recognition_model_location())
 
+    jitters = 0
+
     def descriptor(self, rgb8: np.ndarray, box_xywh: tuple[float, ...]) -> np.ndarray:
         x, y, w, h = (int(round(v)) for v in box_xywh)
         rect = self._dlib.rectangle(x, y, x + w, y + h)
         shape = self._shape(np.ascontiguousarray(rgb8), rect)
-        return np.array(self._net.compute_face_descriptor(np.ascontiguousarray(rgb8), shape))
+        return np.array(self._net.compute_face_descriptor(np.ascontiguousarray(rgb8), shape,
+                                                          self.jitters))
 
 
 def _identity() -> Identity | None:
@@ -103,10 +110,12 @@ def _identity() -> Identity | None:
         return None
 
 
-def run(faces: Path, levels: list[str], fidelity: float, save_crops: Path | None
-        ) -> dict[str, Any]:
+def run(faces: Path, levels: list[str], fidelity: float, save_crops: Path | None,
+        id_jitters: int = 0) -> dict[str, Any]:
     """Run the benchmark; returns per-image rows and per-level means."""
     ident = _identity()
+    if ident is not None:
+        ident.jitters = int(id_jitters)
     detector = get_detector()
     rows: list[dict[str, Any]] = []
     for path in sorted((faces / "clean").iterdir()):
@@ -196,9 +205,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--fidelity", type=float, default=0.5)
     ap.add_argument("--json", type=Path, help="write rows and summary here")
     ap.add_argument("--save-crops", type=Path, help="write clean|degraded|restored crops here")
+    ap.add_argument("--id-jitters", type=int, default=0,
+                    help="identity descriptors averaged over this many jittered crops "
+                         "(0: one plain crop)")
     args = ap.parse_args(argv)
     os.environ.setdefault("GLOG_minloglevel", "2")
-    result = run(args.faces, args.levels, args.fidelity, args.save_crops)
+    result = run(args.faces, args.levels, args.fidelity, args.save_crops, args.id_jitters)
+    result["id_jitters"] = args.id_jitters
     print("\nlevel    n  PSNR in -> out (worst gain)   SSIM in -> out (worst gain)   "
           "ID dist in -> out (worst change)  ms/face")
     for lv, m in result["summary"].items():
