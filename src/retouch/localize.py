@@ -19,7 +19,6 @@ resolutions, skin tones, lighting and makeup.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, replace
 
 import cv2
@@ -299,10 +298,7 @@ def _localize_box(crop: np.ndarray, lab: np.ndarray, regions: FaceRegions, u: fl
     # Residuals at two scales (pixel and ~half a small spot's radius): the coarser one
     # averages pores out, so a faint broad spot on textured skin still stands out.
     sm2 = _gauss(lab, max(sig_s * 1.5, 0.005 * u))
-    scales = [sm, sm2]
-    if os.environ.get("RT_S3"):
-        scales.append(_gauss(lab, float(os.environ["RT_S3"]) * u))
-    res = [_residuals(x, bg, bg_near, inner) for x in scales]
+    res = [_residuals(x, bg, bg_near, inner) for x in (sm, sm2)]
     dL, da, db = res[0][0]
     s_L, s_a, s_b = res[0][1]
     # The broad maps need nothing from the spot search: computed on a second thread
