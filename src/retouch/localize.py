@@ -217,8 +217,10 @@ def localize_imperfections(
     The search runs only inside the box around the skin (plus a margin wider
     than any small filter), which is about half the crop: skin is the only
     place imperfections are looked for, and the normal-skin estimates are
-    normalized convolutions weighted by the skin mask, so what lies outside
-    contributes nothing.
+    normalized convolutions weighted by the skin mask, to which what lies
+    outside contributes nothing. (The result differs from a whole-crop search
+    only through the reduced grids' alignment and the box edge's reflected
+    border: on the blemish benchmark, recall 0.742 vs 0.744.)
 
     Args:
         crop: ``(S, S, 3) float32`` RGB in ``[0, 1]``.
