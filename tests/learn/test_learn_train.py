@@ -33,6 +33,12 @@ def test_tiny_model_overfits_synthetic_pairs(tmp_path, clean_dir):
                       "train.prior_steps=10", "train.steps=60", "train.sample_every=60")
     tr = Trainer(cfg, log=None)
     tr.run()
+    # The sample grid of the last step: one row per fixed pair, five columns.
+    from PIL import Image
+
+    with Image.open(tmp_path / "samples" / "main_0000060.png") as im:
+        size = cfg.model.image_size
+        assert im.size == (5 * size, max(1, cfg.train.samples) * size)
     recs = [r for r in _records(tmp_path) if r["stage"] == "main"]
     first = np.mean([r["loss"] for r in recs[:5]])
     last = np.mean([r["loss"] for r in recs[-5:]])

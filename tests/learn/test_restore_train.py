@@ -32,6 +32,8 @@ def test_tiny_restorer_overfits_two_degraded_faces(tmp_path, ffhq2):
                               "train.sample_every=60")
     tr = RestoreTrainer(cfg, log=None)
     tr.run()
+    grids = sorted((tmp_path / "samples").glob("*.png"))
+    assert grids and all(p.stat().st_size > 0 for p in grids), grids
     recs = _records(tmp_path)
     for stage, factor in (("style", 1.8), ("restore", 1.8)):
         r = [x["loss"] for x in recs if x["stage"] == stage]

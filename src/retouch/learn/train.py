@@ -413,8 +413,6 @@ class Trainer:
 
     def sample_grid(self) -> Path:
         """Write ``samples/{stage}_{step}.png`` for the fixed sample pairs; returns its path."""
-        from PIL import Image
-
         torch = self.torch
         n = max(1, self.cfg.train.samples)
         items = [self.data.sample("fixed", 0, i) for i in range(n)]
@@ -435,6 +433,14 @@ class Trainer:
         self.model.train(was_training)
         if self.stage == "main":
             self.model.prior.eval()
+        return self._save_sample_grid(cols, n)
+
+    def _save_sample_grid(self, cols: list[Any], n: int) -> Path:
+        """Save ``n`` rows of the ``(N, 3, H, W)`` tensors ``cols`` side by side as
+        ``out/samples/{stage}_{step}.png``; returns its path."""
+        from PIL import Image
+
+        torch = self.torch
         rows = [torch.cat([c[i] for c in cols], dim=2) for i in range(n)]
         grid = torch.cat(rows, dim=1).clamp(0, 1).permute(1, 2, 0).cpu().numpy()
         path = self.out / "samples" / f"{self.stage}_{self.step:07d}.png"
@@ -446,7 +452,11 @@ class Trainer:
 def train(cfg: RetouchFormerConfig, *, resume: bool | str | Path | None = None,
           log: Callable[[str], None] | None = print) -> list[dict[str, Any]]:
     """Train ``cfg`` to the end (see :class:`Trainer`); returns the logged records."""
-    trainer = Trainer(cfg, resume=resume, log=log)
+    return run_to_end(Trainer(cfg, resume=resume, log=log))
+
+
+def run_to_end(trainer: Any) -> list[dict[str, Any]]:
+    """``trainer.run()``, then leave the process group (under ``torchrun``) whatever happens."""
     try:
         return trainer.run()
     finally:

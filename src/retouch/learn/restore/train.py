@@ -42,7 +42,7 @@ import numpy as np
 
 from ...errors import InvalidInputError
 from .._deps import require_torch
-from ..train import Trainer, _f
+from ..train import Trainer, _f, run_to_end
 from .checkpoint import FORMAT, STAGES, read_restore_checkpoint
 from .config import RestoreConfig
 
@@ -265,7 +265,6 @@ class RestoreTrainer(Trainer):
         ``G(E(degraded))`` | ``G(sampled code)`` | ``G(E(clean))`` | clean;
         ``restore``: degraded | restored | clean.
         """
-        from PIL import Image
 
         torch, m = self.torch, self.model
         n = max(1, self.cfg.train.samples)
@@ -290,21 +289,10 @@ class RestoreTrainer(Trainer):
                 cols = [y, m(y, generator=gen).image, x]
         for mod, was in modes.items():
             mod.train(was)
-        rows = [torch.cat([c[i] for c in cols], dim=2) for i in range(n)]
-        grid = torch.cat(rows, dim=1).clamp(0, 1).permute(1, 2, 0).cpu().numpy()
-        path = self.out / "samples" / f"{self.stage}_{self.step:07d}.png"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(np.rint(grid * 255).astype(np.uint8)).save(path)
-        return path
+        return self._save_sample_grid(cols, n)
 
 
 def train_restorer(cfg: RestoreConfig, *, resume: bool | str | Path | None = None,
                    log: Callable[[str], None] | None = print) -> list[dict[str, Any]]:
     """Train ``cfg`` to the end (see :class:`RestoreTrainer`); returns the logged records."""
-    trainer = RestoreTrainer(cfg, resume=resume, log=log)
-    try:
-        return trainer.run()
-    finally:
-        torch = trainer.torch
-        if trainer.world > 1 and torch.distributed.is_initialized():
-            torch.distributed.destroy_process_group()
+    return run_to_end(RestoreTrainer(cfg, resume=resume, log=log))
