@@ -91,7 +91,11 @@ def normalized_blur(x: np.ndarray, w: np.ndarray, sigma: float) -> np.ndarray:
 
     Large ``sigma`` is computed on a reduced grid (the result is smooth anyway).
     """
-    xw = x * (w[..., None] if x.ndim == 3 else w)
+    # OpenCV's per-element ops: NumPy's broadcasting of (H, W, 1) over channels is slow.
+    x = np.ascontiguousarray(x, np.float32)
+    w = np.ascontiguousarray(w, np.float32)
+    w_c = cv2.merge([w] * x.shape[2]) if x.ndim == 3 else w
+    xw = cv2.multiply(x, w_c)
     f = int(sigma // 3)
     if f >= 2:
         h, wd = w.shape
@@ -103,7 +107,91 @@ def normalized_blur(x: np.ndarray, w: np.ndarray, sigma: float) -> np.ndarray:
     else:
         num, den = _gauss(xw, sigma), _gauss(w, sigma)
     den = np.maximum(den, 1e-6)
-    return num / (den[..., None] if x.ndim == 3 else den)
+    return cv2.divide(num, cv2.merge([den] * x.shape[2]) if x.ndim == 3 else den)
+
+
+def surround_extremes(sm: np.ndarray, w: np.ndarray, d: float, s: float,
+                      n_dir: int = 8) -> tuple[np.ndarray, np.ndarray]:
+    """The low and high references of a pixel's surround, sampled in ``n_dir`` directions.
+
+    The surround is sampled at ``n_dir`` points ``d`` pixels away, each a
+    ``w``-weighted Gaussian mean of width ``s`` pixels (points where ``w``
+    carries too little weight are ignored). ``low`` is the mean of the two
+    smallest samples, ``high`` of the two largest: a pixel below ``low`` is
+    darker than its surround in (nearly) every direction -- one neighbouring
+    crease or spot in one direction does not hide it -- while an edge, a
+    shading gradient or a valley always has brighter and darker directions.
+    Pass to :func:`directional_residual`.
+
+    The samples are smooth, so they are taken on a grid reduced 2x when
+    ``s >= 1.2`` px and the references interpolated back.
+
+    Args:
+        sm: ``(H, W, C) float32`` image (here smoothed Lab).
+        w: ``(H, W) float32`` weights in ``[0, 1]`` (here the inner skin mask).
+        d: sampling distance in pixels.
+        s: Gaussian width of each sample in pixels.
+        n_dir: number of directions.
+
+    Returns:
+        ``(low, high)``, each ``(H, W, C) float32``; where fewer than two samples
+        are valid, ``low`` is -1e4 and ``high`` +1e4 (no departure is found).
+    """
+    # OpenCV per-element ops throughout: NumPy's broadcasting of an (H, W, 1) mask
+    # over channels, and its ops on strided views, are several times slower.
+    H, W = w.shape
+    f = 2 if s >= 1.2 and min(H, W) >= 8 else 1
+    sm = np.ascontiguousarray(sm, np.float32)
+    w = np.ascontiguousarray(w, np.float32)
+    if f > 1:
+        size = (W // f, H // f)
+        sm = cv2.resize(sm, size, interpolation=cv2.INTER_AREA)
+        w = cv2.resize(w, size, interpolation=cv2.INTER_AREA)
+        d, s = d / f, s / f
+    h, wd = w.shape
+    den = _gauss(w, s)
+    B = cv2.divide(_gauss(cv2.multiply(sm, cv2.merge([w] * sm.shape[2])), s),
+                   cv2.merge([np.maximum(den, 1e-6)] * sm.shape[2]))
+    invalid = den <= 0.3
+    p = int(np.ceil(d)) + 1
+    inf = float(np.inf)
+    lo_src, hi_src = B.copy(), B
+    lo_src[invalid] = inf
+    hi_src[invalid] = -inf
+    lo_src = cv2.copyMakeBorder(lo_src, p, p, p, p, cv2.BORDER_CONSTANT, value=(inf,) * 4)
+    hi_src = cv2.copyMakeBorder(hi_src, p, p, p, p, cv2.BORDER_CONSTANT, value=(-inf,) * 4)
+    a1, a2 = np.full(sm.shape, inf, np.float32), np.full(sm.shape, inf, np.float32)
+    b1, b2 = np.full(sm.shape, -inf, np.float32), np.full(sm.shape, -inf, np.float32)
+    tmp = np.empty(sm.shape, np.float32)
+    for k in range(n_dir):
+        t = 2.0 * np.pi * k / n_dir
+        ox, oy = int(round(d * np.cos(t))), int(round(d * np.sin(t)))
+        sl = (slice(p + oy, p + oy + h), slice(p + ox, p + ox + wd))
+        v = lo_src[sl]  # keep the two smallest samples
+        cv2.max(a1, v, dst=tmp)
+        cv2.min(a2, tmp, dst=a2)
+        cv2.min(a1, v, dst=a1)
+        v = hi_src[sl]  # and the two largest
+        cv2.min(b1, v, dst=tmp)
+        cv2.max(b2, tmp, dst=b2)
+        cv2.max(b1, v, dst=b1)
+    low = cv2.addWeighted(a1, 0.5, a2, 0.5, 0.0)
+    high = cv2.addWeighted(b1, 0.5, b2, 0.5, 0.0)
+    low[~np.isfinite(low)] = -1e4
+    high[~np.isfinite(high)] = 1e4
+    if f > 1:
+        low = cv2.resize(low, (W, H), interpolation=cv2.INTER_LINEAR)
+        high = cv2.resize(high, (W, H), interpolation=cv2.INTER_LINEAR)
+    return low, high
+
+
+def directional_residual(x: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """Departure of ``x`` below ``low`` (negative) or above ``high`` (positive), else 0.
+
+    ``low`` and ``high`` come from :func:`surround_extremes`; all ``(H, W, C) float32``.
+    """
+    x = np.ascontiguousarray(x, np.float32)
+    return cv2.add(cv2.min(cv2.subtract(x, low), 0.0), cv2.max(cv2.subtract(x, high), 0.0))
 
 
 def _thin(v: np.ndarray, n: int = 40_000) -> np.ndarray:
@@ -141,25 +229,48 @@ def _one_sided_sigma(v: np.ndarray, *, positive: bool) -> float:
     return float(1.4826 * np.median(side))
 
 
-def _residuals(sm: np.ndarray, bg: np.ndarray, bg_near: np.ndarray, inner: np.ndarray
-               ) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], tuple[float, float, float]]:
-    """Departure of smoothed Lab ``sm`` from normal skin, and its noise scales.
+#: Surround scales of the spot residual: (sampling distance, Gaussian width), in face
+#: sizes. The small one rings a small spot closely; the large one clears a large spot.
+SURROUND_SCALES = ((0.015, 0.004), (0.03, 0.006))
 
-    A spot departs from both the wide (``bg``) and the tight (``bg_near``)
-    surround; slow shading only from the wide one, so the smaller departure of
-    the same sign is kept (0 where the signs differ). Returns ``(dL, da, db)``
-    and the one-sided noise sigma of each, measured on the side blemishes do not
-    populate (brighter, less red, less yellow).
+
+def _texture_sigma(L: np.ndarray, bg: np.ndarray, bg_near: np.ndarray, inner: np.ndarray
+                   ) -> float:
+    """The skin's own texture scale in L units (pores, grain): a one-sided noise sigma.
+
+    Measured on the departure of smoothed lightness ``L`` (``(H, W)``) from
+    both the wide (``bg``) and the tight (``bg_near``) normal-skin estimate
+    (the smaller departure of the same sign, 0 where the signs differ), on the
+    brighter side, which blemishes do not populate. Thresholds of lines, shine
+    and raised spots are set in it.
     """
-    far, near = sm - bg, sm - bg_near
-    # Same sign: the smaller departure; opposite signs: 0 (clip far into [near, 0] or [0, near]).
+    far, near = L - bg, L - bg_near
     dev = np.minimum(np.maximum(far, np.minimum(near, 0.0)), np.maximum(near, 0.0))
+    idx = np.flatnonzero(inner)
+    idx = idx[::max(1, idx.size // 80_000)]
+    return max(0.7, _one_sided_sigma(dev.ravel()[idx], positive=True))
+
+
+def _residuals(sm: np.ndarray, inner: np.ndarray, low: np.ndarray, high: np.ndarray
+               ) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], tuple[float, float, float]]:
+    """Departure of smoothed Lab ``sm`` from its surround, and its noise scales.
+
+    The departure is :func:`directional_residual` against the surround's
+    ``low`` and ``high`` references (the highest ``low`` and the lowest ``high``
+    over :data:`SURROUND_SCALES`, so the larger departure of the scales): a spot departs
+    from its surround in every direction, while shading, a highlight's edge or
+    a fold does not, so they give 0; and a spot on a highlight is measured
+    against the highlight around it, not against the face's average skin.
+    Returns ``(dL, da, db)`` and the one-sided noise sigma of each, measured on
+    the side blemishes do not populate (brighter, less red, less yellow).
+    """
+    dev = directional_residual(sm, low, high)
     dL, da, db = cv2.split(dev)
     idx = np.flatnonzero(inner)
     idx = idx[::max(1, idx.size // 80_000)]
-    sig = (max(0.7, _one_sided_sigma(dL.ravel()[idx], positive=True)),
-           max(0.45, _one_sided_sigma(da.ravel()[idx], positive=False)),
-           max(0.45, _one_sided_sigma(db.ravel()[idx], positive=False)))
+    sig = (max(0.4, _one_sided_sigma(dL.ravel()[idx], positive=True)),
+           max(0.3, _one_sided_sigma(da.ravel()[idx], positive=False)),
+           max(0.3, _one_sided_sigma(db.ravel()[idx], positive=False)))
     return (dL, da, db), sig
 
 
@@ -188,8 +299,8 @@ SPOT_FEATURES = ("log_zD", "log_zR", "log_zB", "log_r", "log_elong", "log_textur
                  "log_busy", "skin_like", "log_neighbours")
 #: Logistic-regression weights (bias last) of the spot scorer; fitted by
 #: ``benchmarks/fit_spot_scorer.py`` on the synthetic-blemish benchmark.
-SPOT_WEIGHTS = np.array([0.8013, 2.8182, -0.9054, 1.6007, -5.1697, 0.8216, -1.5192, 0.9538,
-                         -0.4107, -4.5516])
+SPOT_WEIGHTS = np.array([1.8032, 2.0410, -0.7958, 2.9406, -4.1015, -0.0690, -1.4155, 1.0763,
+                         0.2796, -4.6884])
 
 
 def spot_features(c: dict, u: float, s_L: float, neighbours: int) -> np.ndarray:
@@ -293,27 +404,33 @@ def _localize_box(crop: np.ndarray, lab: np.ndarray, regions: FaceRegions, u: fl
         s_dev = max(1.0, _mad_sigma(dev[skin_b]))
         w = skin * np.exp(-((dev / (2.5 * s_dev)) ** 2))
         bg = normalized_blur(sm, w, sig_bg)
-    # A second, tighter surround: a spot departs from both, slow shading from the
-    # wide one only. Taking the smaller departure suppresses shading gradients.
-    bg_near = normalized_blur(sm, w, 0.018 * u)
     inner = cv2.erode(skin_b.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
     # Residuals at two scales (pixel and ~half a small spot's radius): the coarser one
     # averages pores out, so a faint broad spot on textured skin still stands out.
     sm2 = _gauss(lab, max(sig_s * 1.5, 0.005 * u))
-    res = [_residuals(x, bg, bg_near, inner) for x in (sm, sm2)]
+    # The surround's references come from the first smoothing only (the samples are
+    # wider than either smoothing).
+    low = high = None
+    for d, s in SURROUND_SCALES:
+        lo_s, hi_s = surround_extremes(sm, inner.astype(np.float32), d * u, s * u)
+        low = lo_s if low is None else cv2.max(low, lo_s)
+        high = hi_s if high is None else cv2.min(high, hi_s)
+    res = [_residuals(x, inner, low, high) for x in (sm, sm2)]
     dL, da, db = res[0][0]
     s_L, s_a, s_b = res[0][1]
+    s_tex = _texture_sigma(sm[..., 0], bg[..., 0], normalized_blur(sm[..., 0], w, 0.018 * u),
+                           inner)
     # The broad maps need nothing from the spot search: computed on a second thread
     # (NumPy and OpenCV release the GIL), they overlap it on a 2-core machine.
     broad = helper_pool().submit(lambda: (
         _valley_depth(L, u), _under_eye(sm, bg, regions, u),
-        _shine(sm, bg, skin, s_L, u, regions)))
+        _shine(sm, bg, skin, s_tex, u, regions)))
 
     # 2. Spot candidates: multi-level thresholding of the noise-relative contrast.
     #    A component small enough to be a spot is accepted at the lowest level where
     #    it stands alone; a cluster (dense acne) splits at higher levels.
     k_hi = 5.5 - 2.0 * sensitivity  # 4.5 at default (kept types: moles, freckles)
-    score_min = float(np.clip(0.25 - 0.4 * (sensitivity - 0.5), 0.05, 0.9))
+    score_min = float(np.clip(0.18 - 0.4 * (sensitivity - 0.5), 0.05, 0.9))
     if debug is not None and "score_min" in debug:
         score_min = float(debug["score_min"])
     # Local busyness: how much more textured the surround is than this face's typical
@@ -343,7 +460,7 @@ def _localize_box(crop: np.ndarray, lab: np.ndarray, regions: FaceRegions, u: fl
     D = np.maximum(0.0, -dL) / busy_L
     R = np.maximum(0.0, da) / busy_a
     # Candidates are generated leniently (fixed low levels); the spot scorer decides.
-    k_cand = 3.2
+    k_cand = 3.6
     strong = (z > k_cand) & inner
     r_min, r_max = 0.0022 * u, 0.03 * u
     dist_edge = cv2.distanceTransform(skin_b.astype(np.uint8), cv2.DIST_L2, 3)
@@ -418,8 +535,8 @@ def _localize_box(crop: np.ndarray, lab: np.ndarray, regions: FaceRegions, u: fl
             break
     lbl = acc
     if debug is not None:
-        debug.update(D=D, R=R, busy_L=busy_L, busy_a=busy_a, s_L=s_L, s_a=s_a, k_hi=k_hi,
-                     u=u, candidates=cand, skipped=skipped, strong=strong)
+        debug.update(D=D, R=R, busy_L=busy_L, busy_a=busy_a, s_L=s_L, s_a=s_a, s_tex=s_tex,
+                     k_hi=k_hi, u=u, candidates=cand, skipped=skipped, strong=strong)
 
     # 3. Classify.
     # Field density (freckles) counts only clearly visible spots.
@@ -450,6 +567,7 @@ def _localize_box(crop: np.ndarray, lab: np.ndarray, regions: FaceRegions, u: fl
     shade |= dilate_local((regions.masks["lips"] + regions.masks["mouth_interior"]) > 0.5,
                           cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (int(0.07 * u) | 1,) * 2))
     nose_m = regions.masks["nose"] > 0.5
+    resp, (ue_map, ue_inst), (sh_map, sh_inst) = broad.result()
     for c in cand:
         r_rel = c["r"] / u
         c["decision"] = "rejected: line"
@@ -470,13 +588,17 @@ def _localize_box(crop: np.ndarray, lab: np.ndarray, regions: FaceRegions, u: fl
                 or (r_rel < 0.022 and dense and c["yel"] >= c["red"])):
             typ = "freckle"
         elif is_red:
-            raised = c["lstd"] > 2.2 * s_L
+            raised = c["lstd"] > 2.2 * s_tex
             typ = "acne" if (r_rel < 0.011 or raised) else "red_spot"
-        elif c["d"] > 26.0 or (c["d"] > 16.0 and c["d"] / s_L > 12.0 and r_rel > 0.004):
+        elif c["d"] > 26.0 or (c["d"] > 16.0 and c["d"] / s_tex > 12.0 and r_rel > 0.004):
             typ = "mole"
         else:
             typ = "dark_spot"
-        c["features"] = spot_features(c, u, s_L, _neighbours(c))
+        c["features"] = spot_features(c, u, s_tex, _neighbours(c))
+        if debug is not None:  # context for diagnostics and scorer fitting
+            c.update(typ=typ, nb=_neighbours(c), field=_field(c), s_L=s_tex, u=u,
+                     nose=bool(nose_m[cyi, cxi]), edge=float(dist_edge[cyi, cxi]) / u,
+                     region=_region_at(regions, c["cx"], c["cy"]))
         if typ in ("acne", "red_spot", "dark_spot"):
             score = spot_score(c["features"])
             c["decision"] = "rejected: score"
@@ -522,8 +644,7 @@ def _localize_box(crop: np.ndarray, lab: np.ndarray, regions: FaceRegions, u: fl
     spots = np.zeros((H, W), np.float32)
     for t in SPOT_TYPES:
         np.maximum(spots, maps[t], out=spots)
-    resp, (ue_map, ue_inst), (sh_map, sh_inst) = broad.result()
-    maps["wrinkle"], wr_inst = _wrinkles(resp, skin_b, u, s_L, regions, spots)
+    maps["wrinkle"], wr_inst = _wrinkles(resp, skin_b, u, s_tex, regions, spots)
     instances += wr_inst
     # 5. Under-eye darkness and 6. shine (computed beside the spot search).
     maps["under_eye"] = ue_map
