@@ -137,8 +137,8 @@ def surround_extremes(sm: np.ndarray, w: np.ndarray, d: float, s: float,
         ``(low, high)``, each ``(H, W, C) float32``; where fewer than two samples
         are valid, ``low`` is -1e4 and ``high`` +1e4 (no departure is found).
     """
-    # OpenCV per-element ops throughout: NumPy's broadcasting of an (H, W, 1) mask
-    # over channels, and its ops on strided views, are several times slower.
+    # OpenCV per-element ops throughout: NumPy's ops on strided views are several
+    # times slower.
     H, W = w.shape
     f = 2 if s >= 1.2 and min(H, W) >= 8 else 1
     sm = np.ascontiguousarray(sm, np.float32)
@@ -149,10 +149,8 @@ def surround_extremes(sm: np.ndarray, w: np.ndarray, d: float, s: float,
         w = cv2.resize(w, size, interpolation=cv2.INTER_AREA)
         d, s = d / f, s / f
     h, wd = w.shape
-    den = _gauss(w, s)
-    B = cv2.divide(_gauss(cv2.multiply(sm, cv2.merge([w] * sm.shape[2])), s),
-                   cv2.merge([np.maximum(den, 1e-6)] * sm.shape[2]))
-    invalid = den <= 0.3
+    B = normalized_blur(sm, w, s)
+    invalid = _gauss(w, s) <= 0.3
     p = int(np.ceil(d)) + 1
     inf = float(np.inf)
     lo_src, hi_src = B.copy(), B
@@ -411,8 +409,9 @@ def _localize_box(crop: np.ndarray, lab: np.ndarray, regions: FaceRegions, u: fl
     # The surround's references come from the first smoothing only (the samples are
     # wider than either smoothing).
     low = high = None
+    inner_w = inner.astype(np.float32)
     for d, s in SURROUND_SCALES:
-        lo_s, hi_s = surround_extremes(sm, inner.astype(np.float32), d * u, s * u)
+        lo_s, hi_s = surround_extremes(sm, inner_w, d * u, s * u)
         low = lo_s if low is None else cv2.max(low, lo_s)
         high = hi_s if high is None else cv2.min(high, hi_s)
     res = [_residuals(x, inner, low, high) for x in (sm, sm2)]
@@ -567,7 +566,6 @@ def _localize_box(crop: np.ndarray, lab: np.ndarray, regions: FaceRegions, u: fl
     shade |= dilate_local((regions.masks["lips"] + regions.masks["mouth_interior"]) > 0.5,
                           cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (int(0.07 * u) | 1,) * 2))
     nose_m = regions.masks["nose"] > 0.5
-    resp, (ue_map, ue_inst), (sh_map, sh_inst) = broad.result()
     for c in cand:
         r_rel = c["r"] / u
         c["decision"] = "rejected: line"
@@ -595,10 +593,6 @@ def _localize_box(crop: np.ndarray, lab: np.ndarray, regions: FaceRegions, u: fl
         else:
             typ = "dark_spot"
         c["features"] = spot_features(c, u, s_tex, _neighbours(c))
-        if debug is not None:  # context for diagnostics and scorer fitting
-            c.update(typ=typ, nb=_neighbours(c), field=_field(c), s_L=s_tex, u=u,
-                     nose=bool(nose_m[cyi, cxi]), edge=float(dist_edge[cyi, cxi]) / u,
-                     region=_region_at(regions, c["cx"], c["cy"]))
         if typ in ("acne", "red_spot", "dark_spot"):
             score = spot_score(c["features"])
             c["decision"] = "rejected: score"
@@ -644,6 +638,7 @@ def _localize_box(crop: np.ndarray, lab: np.ndarray, regions: FaceRegions, u: fl
     spots = np.zeros((H, W), np.float32)
     for t in SPOT_TYPES:
         np.maximum(spots, maps[t], out=spots)
+    resp, (ue_map, ue_inst), (sh_map, sh_inst) = broad.result()
     maps["wrinkle"], wr_inst = _wrinkles(resp, skin_b, u, s_tex, regions, spots)
     instances += wr_inst
     # 5. Under-eye darkness and 6. shine (computed beside the spot search).
