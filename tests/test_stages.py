@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from retouch.errors import InvalidInputError
-from retouch.inpaint import fill_patch, push_pull
+from retouch.inpaint import fill_patch, push_pull, reduce_highlight
 from retouch.pipeline import treatment_amounts
 from retouch.types import DEFAULT_TREATMENT, Alignment, Face
 
@@ -99,6 +99,38 @@ def test_fill_patch_lighten_only_never_darkens_across_an_edge():
     # than leaving the spot (half the context is the wrong tone, so no fill is right).
     assert err["kept"] < 0.6 * err["plain"], err
     assert err["kept"] <= 1.05 * err["input"], err
+
+
+def test_reduce_highlight_lowers_lightness_by_alpha_keeps_texture_and_hue():
+    import cv2
+
+    p = _skin()
+    yy, xx = np.mgrid[0:96, 0:96]
+    rr = np.hypot(yy - 48, xx - 48)
+    bump = np.exp(-(rr**2) / (2 * 12.0**2)).astype(np.float32)
+    shiny = np.clip(p + 0.12 * bump[..., None], 0, 1)  # white light added over the skin
+    lab_in = cv2.cvtColor(shiny, cv2.COLOR_RGB2Lab)
+    excess = lab_in[..., 0][rr < 4].mean() - lab_in[..., 0][rr > 40].mean()  # ~10 L*
+    alpha = np.where(bump > 0.05, bump, 0.0).astype(np.float32)
+    drop = 0.6 * excess
+    out = reduce_highlight(shiny, alpha, drop / 100.0)
+    assert np.array_equal(out[alpha == 0], shiny[alpha == 0])
+    lab_out = cv2.cvtColor(out, cv2.COLOR_RGB2Lab)
+    # L* drops by alpha * drop (monotone in the excess), a and b stay.
+    assert np.abs((lab_in[..., 0] - lab_out[..., 0]) - drop * alpha).max() < 0.3
+    assert np.abs(lab_in[..., 1:] - lab_out[..., 1:]).max() < 0.3
+    # Pores are shifted, not smoothed.
+    def hp(a):
+        return a - cv2.GaussianBlur(a, (0, 0), 1.5)
+    inside = bump > 0.3
+    r = hp(out)[inside].std() / hp(shiny)[inside].std()
+    assert 0.95 < r < 1.05
+    # The highlight keeps its shape: L* still falls off from its centre, ring by
+    # ring, by about 40 % of what it did.
+    rings = [(rr >= r0) & (rr < r0 + 4) for r0 in range(0, 24, 4)]
+    prof_in, prof = (np.array([lab[..., 0][m].mean() for m in rings]) for lab in (lab_in, lab_out))
+    assert np.all(np.diff(prof) < 0), prof
+    assert 0.25 < (prof[0] - prof[-1]) / (prof_in[0] - prof_in[-1]) < 0.55
 
 
 @pytest.mark.parametrize(

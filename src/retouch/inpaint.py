@@ -126,3 +126,29 @@ def fill_patch(
         delta -= np.minimum(luma, 0.0)[..., None]
     delta = np.clip(delta, -max_delta, max_delta)
     return patch + alpha[..., None] * delta
+
+
+def reduce_highlight(patch: np.ndarray, alpha: np.ndarray, max_drop: float) -> np.ndarray:
+    """Tone a highlight (shine) down by lowering CIE L* only; texture and hue stay.
+
+    Shine is light reflected off the skin's surface: it adds brightness over the
+    skin's own tone and texture. Filling it from the surrounding skin flattens the
+    face's shape and leaves a disc with a bright rim; instead the highlight's
+    excess over normal skin is compressed. ``alpha`` carries that excess (0 where
+    there is none, 1 at the highlight's peak, smooth), so the drop
+    ``alpha * max_drop`` is monotone in the excess: the brightest point stays the
+    brightest, the highlight keeps its shape and its rim does not move. The drop
+    is a smooth field, so pores and grain are shifted, never smoothed.
+
+    Args:
+        patch: ``(h, w, 3) float32`` RGB in ``[0, 1]``, image pixels.
+        alpha: ``(h, w) float32`` in ``[0, 1]``: share of ``max_drop`` per pixel.
+        max_drop: drop of L* at ``alpha == 1``, in L*/100 units (``0.1`` = 10 L*).
+
+    Returns:
+        ``(h, w, 3) float32`` in ``[0, 1]``: equal to ``patch`` where ``alpha == 0``.
+    """
+    lab = cv2.cvtColor(np.ascontiguousarray(patch, np.float32), cv2.COLOR_RGB2Lab)
+    lab[..., 0] -= alpha * (100.0 * max_drop)
+    out = np.clip(cv2.cvtColor(lab, cv2.COLOR_Lab2RGB), 0.0, 1.0)
+    return np.where(alpha[..., None] > 0, out, patch)

@@ -51,7 +51,9 @@ class CropInstance:
             kept when this instance is filled.
         max_delta: largest change a fill may make to a pixel, in RGB ``[0, 1]``
             units (about 1.5x the measured contrast): a guard against filling
-            a misdetection with far-away tone.
+            a misdetection with far-away tone. For ``shine`` it is instead the
+            drop of L* (in L*/100 units) where ``alpha`` is 1; ``alpha`` there
+            is the highlight's excess over normal skin relative to its peak.
         region: named region containing the centre.
     """
 
@@ -287,6 +289,10 @@ FIELD_Z = 4.5
 #: A spot with this many candidates of any strength within 0.09 face widths is in a
 #: freckle field (when it is small and brown).
 FIELD_COUNT = 5
+
+#: Share of a highlight's L* excess (above the shine threshold) that treating shine
+#: at amount 1 removes; the rest keeps the face's modelling.
+SHINE_REDUCTION = 0.6
 
 #: Residuals are clipped at this many noise sigmas before they count towards the local
 #: busyness, so a spot (or a neighbouring one) raises its own surround's busyness little.
@@ -760,11 +766,14 @@ def _shine(sm: np.ndarray, bg: np.ndarray, skin: np.ndarray, s_L: float, u: floa
     excess = Lm - bg[..., 0]
     desat = np.clip((chroma_bg - chroma) / 4.0, 0, 1)
     thr = max(6.0, 4.0 * s_L)
-    m = np.clip((excess - thr) / 8.0, 0, 1) * (0.5 + 0.5 * desat) * (skin > 0.5)
     near_eye = cv2.dilate((regions.masks["eyes"] > 0.5).astype(np.uint8),
                           cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (int(0.08 * u) | 1,) * 2))
-    m = m * (near_eye == 0)
-    m = _gauss(m.astype(np.float32), 0.006 * u)
+    where = (0.5 + 0.5 * desat) * (skin > 0.5) * (near_eye == 0)
+    m = _gauss((np.clip((excess - thr) / 8.0, 0, 1) * where).astype(np.float32), 0.006 * u)
+    # The treatment lowers L* by SHINE_REDUCTION of the excess above the threshold
+    # (smooth, so the highlight is compressed, keeping its shape; see
+    # :func:`retouch.inpaint.reduce_highlight`).
+    over = _gauss((np.maximum(excess - thr, 0.0) * where).astype(np.float32), 0.006 * u)
     inst: list[CropInstance] = []
     n, lbl, stats, cents = cv2.connectedComponentsWithStats((m > 0.15).astype(np.uint8), 8)
     for i in range(1, n):
@@ -775,14 +784,16 @@ def _shine(sm: np.ndarray, bg: np.ndarray, skin: np.ndarray, s_L: float, u: floa
         sx0, sy0 = max(0, x - pad), max(0, y - pad)
         sx1, sy1 = min(W, x + w + pad), min(H, y + h + pad)
         own = _taper((lbl[sy0:sy1, sx0:sx1] == i), 0.01 * u)
+        o = over[sy0:sy1, sx0:sx1]
+        peak = max(float(o.max()), 1e-3)
         inst.append(CropInstance(
             type="shine", center_xy=(float(cents[i][0]), float(cents[i][1])),
             radius=float(np.sqrt(a / np.pi)), bbox_xywh=(int(x), int(y), int(w), int(h)),
             score=float(np.clip(m[lbl == i].max(), 0, 1)),
-            alpha=(m[sy0:sy1, sx0:sx1] * own).astype(np.float32),
+            alpha=(o / peak * own).astype(np.float32),
             support_xywh=(int(sx0), int(sy0), int(sx1 - sx0), int(sy1 - sy0)),
             texture_sigma=float(0.005 * u),
             region=_region_at(regions, float(cents[i][0]), float(cents[i][1])),
-            max_delta=float(np.clip(float(excess[lbl == i].max()) / 100.0, 0.02, 0.3)),
+            max_delta=float(SHINE_REDUCTION * peak / 100.0),
         ))
     return m.astype(np.float32), inst

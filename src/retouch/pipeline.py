@@ -24,7 +24,7 @@ from .align import align_face, warp_mask_to_image, warp_to_crop
 from .detect import FaceDetector, get_detector
 from .errors import InvalidInputError
 from .imageio import load_image
-from .inpaint import fill_patch
+from .inpaint import fill_patch, reduce_highlight
 from .localize import CropInstance, Localization, localize_imperfections
 from .parse import parse_regions
 from .types import (
@@ -332,9 +332,12 @@ class RetouchPipeline:
                 continue
             normal = warp_mask_to_image(loc.normal_skin, al, box)
             patch = out[y0:y1, x0:x1].astype(np.float32) * (1.0 / maxv)
-            filled = fill_patch(patch, a_img, normal, inst.texture_sigma / al.scale,
-                                max_delta=inst.max_delta,
-                                lighten_only=inst.type in DARKER_TYPES)
+            if inst.type == "shine":
+                filled = reduce_highlight(patch, a_img, inst.max_delta)
+            else:
+                filled = fill_patch(patch, a_img, normal, inst.texture_sigma / al.scale,
+                                    max_delta=inst.max_delta,
+                                    lighten_only=inst.type in DARKER_TYPES)
             q = np.clip(np.rint(filled * maxv), 0, maxv).astype(out.dtype)
             sel = a_img > 0
             out[y0:y1, x0:x1][sel] = q[sel]
