@@ -540,8 +540,9 @@ def _localize_box(crop: np.ndarray, lab: np.ndarray, regions: FaceRegions, u: fl
             break
     lbl = acc
     if debug is not None:
-        debug.update(D=D, R=R, busy_L=busy_L, busy_a=busy_a, s_L=s_L, s_a=s_a, s_tex=s_tex,
-                     k_hi=k_hi, u=u, candidates=cand, skipped=skipped, strong=strong)
+        debug.update(dL=dL, da=da, db=db, D=D, R=R, busy_L=busy_L, busy_a=busy_a, s_L=s_L,
+                     s_a=s_a, s_tex=s_tex, k_hi=k_hi, u=u, candidates=cand, skipped=skipped,
+                     strong=strong)
 
     # 3. Classify.
     # Field density (freckles) counts only clearly visible spots.

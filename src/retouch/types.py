@@ -37,11 +37,14 @@ IMPERFECTION_TYPES: tuple[str, ...] = (
     "shine",
 )
 
-#: How strongly each type is treated by default at ``strength=1`` (0 = kept).
+#: How strongly each type is treated by default at ``strength=0.8`` (0 = kept;
+#: amounts scale with the strength, see :func:`retouch.pipeline.treatment_amounts`).
 #: Temporary blemishes are removed. Moles, freckles and wrinkles are part of the
-#: person; under-eye darkness and shine (highlights model the face's shape) are
-#: left as they are too, as in the FFHQR professional retouches: all of them are
-#: treated only when asked for (``only=...``, an instruction, or a Plan).
+#: person, and under-eye darkness models the face's shape: they are kept, and
+#: treated only when asked for (``only=...``, an instruction, or a Plan). Shine
+#: is toned down a little (0.2: 12 % of a highlight's excess over normal skin;
+#: the highlight keeps its shape), as the FFHQR professional retouch of
+#: ``ffhqr_00000`` does (PSNR to that target peaks at 0.15-0.2; one pair).
 DEFAULT_TREATMENT: dict[str, float] = {
     "acne": 1.0,
     "red_spot": 1.0,
@@ -50,7 +53,7 @@ DEFAULT_TREATMENT: dict[str, float] = {
     "freckle": 0.0,
     "wrinkle": 0.0,
     "under_eye": 0.0,
-    "shine": 0.0,
+    "shine": 0.2,
 }
 
 #: Named face regions produced by the parser.
