@@ -311,8 +311,10 @@ class RetouchPipeline:
                 score=float(inst.score), region=inst.region, removed=bool(treat),
             ))
             sup = inst.support_xywh
-            # The footprint in image space, and the context the fill draws from.
-            ctx = 3.0 * inst.radius / al.scale + 8.0 * inst.texture_sigma / al.scale
+            # The footprint in image space, and the context the fill draws from (a
+            # highlight is toned down in place: no context).
+            ctx = 0.0 if inst.type == "shine" else \
+                3.0 * inst.radius / al.scale + 8.0 * inst.texture_sigma / al.scale
             box = _image_box_of(al, sup, ctx, (H, W))
             x0, y0, x1, y1 = box
             if x1 - x0 < 2 or y1 - y0 < 2:
@@ -330,11 +332,11 @@ class RetouchPipeline:
             a_img = np.where(a_img * amount >= ALPHA_EPS, a_img * amount, 0.0).astype(np.float32)
             if not np.any(a_img):
                 continue
-            normal = warp_mask_to_image(loc.normal_skin, al, box)
             patch = out[y0:y1, x0:x1].astype(np.float32) * (1.0 / maxv)
             if inst.type == "shine":
                 filled = reduce_highlight(patch, a_img, inst.max_delta)
             else:
+                normal = warp_mask_to_image(loc.normal_skin, al, box)
                 filled = fill_patch(patch, a_img, normal, inst.texture_sigma / al.scale,
                                     max_delta=inst.max_delta,
                                     lighten_only=inst.type in DARKER_TYPES)
