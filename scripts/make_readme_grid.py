@@ -17,9 +17,11 @@ from PIL import Image, ImageDraw
 
 from retouch import retouch
 
+#: (photo, output name, retouch options or None).
 CASES = [
     ("blemish/localretouch_acne_dark_bg.jpg", "acne.jpg", None),
     ("blemish/swati_freckles_darkspots.jpg", "freckles.jpg", None),
+    ("pairs/pixabay_chin_acne_before.png", "closeup.jpg", {"closeup": True}),
 ]
 
 
@@ -38,8 +40,8 @@ def main() -> None:
     a = ap.parse_args()
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
-    for rel, name, _ in CASES:
-        res = retouch(Path(a.faces) / rel)
+    for rel, name, options in CASES:
+        res = retouch(Path(a.faces) / rel, **(options or {}))
         src = res.source.pixels
         sl = _crop(src, res.report["faces"][0]["bbox"])
         pair = np.hstack([src[sl], res.image[sl]])
@@ -60,7 +62,9 @@ def main() -> None:
         im = Image.fromarray(full)
         d = ImageDraw.Draw(im)
         d.text((8, 8), "before", fill=(255, 255, 255))
-        d.text((pair.shape[1] // 2 + 8, 8), "after (retouch, default)", fill=(255, 255, 255))
+        label = "after (retouch --closeup)" if options and options.get("closeup") else \
+            "after (retouch, default)"
+        d.text((pair.shape[1] // 2 + 8, 8), label, fill=(255, 255, 255))
         d.text((8, pair.shape[0] + 14), "detail, enlarged", fill=(255, 255, 255))
         im.save(out / name, quality=90)
         print(out / name)

@@ -76,6 +76,12 @@ def _build_parser() -> argparse.ArgumentParser:
                    ".onnx export (needs onnxruntime)")
     p.add_argument("--device", default="auto",
                    help="with --engine learned: auto (default), cpu, cuda, cuda:1...")
+    p.add_argument("--closeup", action="store_true",
+                   help="the photo is a skin close-up without a whole face (a chin, a cheek): "
+                   "treat the skin of the whole frame instead of looking for faces")
+    p.add_argument("--face-size", type=float, metavar="PX",
+                   help="with --closeup: how wide a whole face would be at this photo's scale, "
+                   "in pixels (default: 0.7 x the longer side); sets the spot sizes looked for")
     from .cli_chat import add_interpreter_args
 
     add_interpreter_args(p)
@@ -107,6 +113,14 @@ def _retouch_command(args: argparse.Namespace) -> int:
     if args.engine == "learned" and by_words:
         raise InvalidInputError("--instruction/--plan work with the built-in engine only; "
                                 "use --only/--keep/--strength with --engine learned")
+    if args.closeup and (by_words or args.engine == "learned"):
+        raise InvalidInputError("--closeup works with --only/--keep/--strength and the built-in "
+                                "engine only")
+    if args.face_size is not None and not args.closeup:
+        raise InvalidInputError("--face-size is a --closeup setting")
+    if args.face_size is not None and not (args.face_size >= 8 and args.face_size < 1e7):
+        raise InvalidInputError(f"--face-size must be a number of pixels >= 8; got "
+                                f"{args.face_size}")
     if (args.engine == "learned") != (args.checkpoint is not None):
         raise InvalidInputError("--engine learned needs --checkpoint PATH, and --checkpoint "
                                 "needs --engine learned")
@@ -154,7 +168,8 @@ def _retouch_command(args: argparse.Namespace) -> int:
                          sensitivity=args.sensitivity)
     else:
         result = retouch(data, strength=args.strength, only=args.only, keep=args.keep,
-                         sensitivity=args.sensitivity, engine=engine)
+                         sensitivity=args.sensitivity, engine=engine, closeup=args.closeup,
+                         face_size=args.face_size)
     t1 = time.perf_counter()
     save_image(out_path, result.image, source=data, alpha=result.alpha,
                quality=args.quality, overwrite_input=args.overwrite)

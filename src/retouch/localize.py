@@ -325,7 +325,7 @@ def spot_score(features: np.ndarray) -> float:
 
 def localize_imperfections(
     crop: np.ndarray, lab: np.ndarray, regions: FaceRegions, *, sensitivity: float = 0.5,
-    debug: dict | None = None,
+    face_size: float | None = None, debug: dict | None = None,
 ) -> Localization:
     """Find imperfections of one face.
 
@@ -342,6 +342,9 @@ def localize_imperfections(
         lab: ``(S, S, 3) float32`` Lab of ``crop`` (``cv2.COLOR_RGB2Lab``).
         regions: the parsed regions of the same crop.
         sensitivity: ``[0, 1]``; higher finds fainter spots (0.5 = default).
+        face_size: the face's size in crop pixels (sizes of spots, filters and
+            surrounds are fractions of it); default ``0.55 * S``, the canonical
+            crop's (:mod:`retouch.align`). Close-ups pass their own.
         debug: if a dict, intermediate maps and every spot candidate (with its
             features and the decision taken) are stored in it, for diagnostics
             (coordinates and maps in crop pixels).
@@ -352,7 +355,9 @@ def localize_imperfections(
     if not 0.0 <= sensitivity <= 1.0:
         raise ValueError(f"`sensitivity` must be in [0, 1]; got {sensitivity}")
     S = crop.shape[0]
-    u = 0.55 * S
+    u = 0.55 * S if face_size is None else float(face_size)
+    if not u > 0:
+        raise ValueError(f"`face_size` must be > 0; got {face_size}")
     ys, xs = np.nonzero(regions.masks["skin"] > 0)
     if not len(xs):
         ys, xs = np.array([0, S - 1]), np.array([0, S - 1])
@@ -542,7 +547,7 @@ def _localize_box(crop: np.ndarray, lab: np.ndarray, regions: FaceRegions, u: fl
     if debug is not None:
         debug.update(dL=dL, da=da, db=db, D=D, R=R, busy_L=busy_L, busy_a=busy_a, s_L=s_L,
                      s_a=s_a, s_tex=s_tex, k_hi=k_hi, u=u, candidates=cand, skipped=skipped,
-                     strong=strong)
+                     strong=strong, z=z, skin=skin, inner=inner, smL=sm[..., 0])
 
     # 3. Classify.
     # Field density (freckles) counts only clearly visible spots.

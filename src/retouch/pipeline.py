@@ -21,6 +21,7 @@ import numpy as np
 
 from ._version import __version__
 from .align import align_face, warp_mask_to_image, warp_to_crop
+from .closeup import analyze_closeup, resolve_face_size
 from .detect import FaceDetector, get_detector
 from .errors import InvalidInputError
 from .imageio import load_image
@@ -141,12 +142,15 @@ class FaceAnalysis:
         alignment: image <-> canonical crop transform.
         regions: parsed region masks (``(S, S) float32`` in ``[0, 1]``).
         localization: imperfection maps and instances.
+        closeup: for a close-up frame (:mod:`retouch.closeup`), its report entry
+            (face size, skin fraction, working scale); ``None`` for a face.
     """
 
     face: Face
     alignment: Alignment
     regions: FaceRegions
     localization: Localization
+    closeup: dict | None = None
 
 
 #: Per-instance treatment hook for :meth:`RetouchPipeline.run`:
@@ -163,6 +167,11 @@ class RetouchPipeline:
     Args:
         detector: any :class:`~retouch.detect.FaceDetector`; default MediaPipe.
         sensitivity: localizer sensitivity in ``[0, 1]``.
+        closeup: treat the whole frame as skin seen close up, without looking for
+            faces (:mod:`retouch.closeup`: chin, cheek or forehead close-ups where
+            no whole face is visible).
+        face_size: close-up only: how wide a whole face would be at the photo's
+            scale, in input pixels (default: 0.7 x the longer side).
         engine: ``None`` for the built-in engine, or a learned engine (e.g.
             :class:`retouch.learn.engine.LearnedEngine`): after detection it
             aligns, localizes and pastes back each face itself through
@@ -172,9 +181,18 @@ class RetouchPipeline:
     """
 
     def __init__(self, detector: FaceDetector | None = None, *, sensitivity: float = 0.5,
-                 engine: Any = None) -> None:
+                 engine: Any = None, closeup: bool = False,
+                 face_size: float | None = None) -> None:
         if not _is_unit(sensitivity):
             raise InvalidInputError(f"`sensitivity` must be in [0, 1]; got {sensitivity!r}")
+        if face_size is not None and not closeup:
+            raise InvalidInputError("`face_size` is a close-up setting; pass `closeup=True`")
+        if closeup and engine is not None:
+            raise InvalidInputError("close-up mode works with the built-in engine only")
+        if face_size is not None:
+            resolve_face_size((1, 1), face_size)  # validates
+        self.closeup = bool(closeup)
+        self.face_size = face_size
         self.detector = detector
         self.sensitivity = float(sensitivity)
         self.engine = engine
@@ -192,8 +210,19 @@ class RetouchPipeline:
 
     def analyze(self, data: ImageData, timer: _Timer | None = None) -> tuple[list[Face],
                                                                          list[FaceAnalysis]]:
-        """Detect, align, parse and localize every face of ``data``."""
+        """Detect, align, parse and localize every face of ``data``.
+
+        In close-up mode the whole frame is one pseudo-face (no detection).
+        """
         timer = timer or _Timer()
+        if self.closeup:
+            t = time.perf_counter()
+            face, al, regions, loc, info = analyze_closeup(
+                data.pixels, float(data.max_value), self.face_size, self.sensitivity)
+            timer.add("localize", t)
+            if loc is None:
+                return [face], []
+            return [face], [FaceAnalysis(face, al, regions, loc, closeup=info)]
         faces = self.detect(data, timer)
         analyses = []
         maxv = float(data.max_value)
@@ -273,6 +302,9 @@ class RetouchPipeline:
         timer.ms["total"] = (time.perf_counter() - t_all) * 1000.0
 
         report = self._report(data, faces, imperfections, amounts, strength, only, keep, timer)
+        if self.closeup:
+            report["closeup"] = next((fa.closeup for fa in analyses if fa.closeup), None) or {
+                "face_size_px": round(resolve_face_size((H, W), self.face_size), 1)}
         if self.engine is not None:
             report["engine"] = self.engine.describe()
         masks = {"removed": removed, **type_masks, **extra_masks}
@@ -395,7 +427,7 @@ def retouch(
     only: Iterable[str] | str | None = None, keep: Iterable[str] | str | None = None,
     sensitivity: float = 0.5, detector: FaceDetector | None = None,
     instruction: str | None = None, plan: Any = None, interpreter: Any = None,
-    engine: Any = None,
+    engine: Any = None, closeup: bool = False, face_size: float | None = None,
 ) -> RetouchResult:
     """Retouch every face of a photo.
 
@@ -418,13 +450,22 @@ def retouch(
         engine: ``None`` (built-in) or a learned engine, e.g.
             ``retouch.learn.LearnedEngine.load("model.pt")`` (see ``docs/learned.md``);
             not combinable with ``instruction``/``plan``.
+        closeup: the photo is a skin close-up without a whole face (a chin, a
+            cheek): search the whole frame's skin instead of faces (see
+            :mod:`retouch.closeup`); built-in engine, no instruction/plan.
+        face_size: close-up only: how wide a whole face would be at this
+            photo's scale, in input pixels (default: 0.7 x the longer side).
 
     Returns:
         :class:`~retouch.types.RetouchResult` with ``.image`` (same shape and
         dtype as the decoded input), ``.report`` (JSON-ready dict) and
         ``.masks`` (``"removed"`` plus one per type, ``uint8`` 0/255).
     """
-    pipeline = RetouchPipeline(detector, sensitivity=sensitivity, engine=engine)
+    pipeline = RetouchPipeline(detector, sensitivity=sensitivity, engine=engine,
+                               closeup=closeup, face_size=face_size)
+    if closeup and (instruction is not None or plan is not None):
+        raise InvalidInputError("close-up mode takes `only`/`keep`/`strength`, not an "
+                                "instruction or a plan")
     if engine is not None and (instruction is not None or plan is not None):
         raise InvalidInputError("instructions and plans work with the built-in engine only; "
                                 "drop `engine` or use `only`/`keep`/`strength`")

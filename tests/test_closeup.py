@@ -1,0 +1,171 @@
+"""Close-up mode (``retouch(..., closeup=True)`` / ``retouch --closeup``): skin without a face."""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+
+from retouch import retouch
+from retouch.closeup import closeup_alignment, resolve_face_size, structure_edges
+from retouch.errors import InvalidInputError
+from retouch.synth import SYNTH_TYPES, plant_blemishes
+
+SPOTS = list(SYNTH_TYPES)
+
+
+def skin_patch(h: int = 300, w: int = 420, seed: int = 0) -> np.ndarray:
+    """A textured skin-coloured frame (no face): smooth shading plus pore-scale grain."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    shade = 1.0 + 0.06 * np.sin(xx / w * 3.0) + 0.04 * (yy / h)
+    grain = cv2.GaussianBlur(rng.standard_normal((h, w)).astype(np.float32), (0, 0), 0.8) * 0.05
+    base = np.array([214.0, 168.0, 142.0], np.float32)
+    img = base[None, None, :] * (shade + grain)[..., None]
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+@pytest.fixture(scope="module")
+def planted():
+    img = skin_patch()
+    skin = np.ones(img.shape[:2], bool)
+    return plant_blemishes(img, skin, face_size_px=300.0, rng=3,
+                           counts={"acne": 3, "red_spot": 2, "dark_spot": 3})
+
+
+def _found(p, report) -> int:
+    n = 0
+    for pi in p.instances:
+        for d in report["imperfections"]:
+            x, y, w, h = d["bbox"]
+            cx, cy = int(round(x + w / 2)), int(round(y + h / 2))
+            if 0 <= cy < pi.mask.shape[0] and 0 <= cx < pi.mask.shape[1] and pi.mask[cy, cx]:
+                n += 1
+                break
+    return n
+
+
+def _psnr(a, b, m) -> float:
+    d = (a.astype(np.float64) - b.astype(np.float64))[m]
+    return 10 * math.log10(255.0 ** 2 / max(1e-9, float(np.mean(d ** 2))))
+
+
+def test_default_mode_leaves_a_faceless_closeup_unchanged(planted):
+    res = retouch(planted.image, only=SPOTS)
+    assert np.array_equal(res.image, planted.image)
+    assert res.report["no_face"]
+    assert "closeup" not in res.report
+
+
+def test_closeup_finds_and_removes_planted_spots(planted):
+    clean = skin_patch()
+    res = retouch(planted.image, only=SPOTS, closeup=True, face_size=300)
+    rep = res.report
+    assert rep["closeup"]["face_size_px"] == 300.0
+    assert rep["closeup"]["skin_fraction"] > 0.9
+    assert rep["faces"][0]["retouched"] and rep["faces"][0]["landmarks"] == 0
+    n = len(planted.instances)
+    assert _found(planted, rep) >= math.ceil(0.75 * n)
+    gt = planted.union_mask
+    # The tone of the spots comes back: masked PSNR against the clean frame rises.
+    assert _psnr(res.image, clean, gt) > _psnr(planted.image, clean, gt) + 3.0
+    # Nothing outside the treated footprints changes, and the footprints stay small.
+    changed = np.any(res.image != planted.image, axis=2)
+    assert not np.any(changed & (res.masks["removed"] == 0))
+    assert changed.mean() < 0.05
+    # Every reported box lies inside the frame.
+    for d in rep["imperfections"]:
+        x, y, w, h = d["bbox"]
+        assert x >= 0 and y >= 0 and x + w <= clean.shape[1] and y + h <= clean.shape[0]
+
+
+def test_closeup_16_bit_keeps_dtype(planted):
+    img16 = planted.image.astype(np.uint16) * 257
+    res = retouch(img16, only=SPOTS, closeup=True, face_size=300)
+    assert res.image.dtype == np.uint16
+    assert np.any(res.image != img16)
+    assert np.array_equal(res.image[res.masks["removed"] == 0], img16[res.masks["removed"] == 0])
+
+
+def test_closeup_without_skin_changes_nothing():
+    rng = np.random.default_rng(1)
+    grey = np.clip(120 + rng.normal(0, 6, (200, 260, 3)), 0, 255).astype(np.uint8)
+    grey[..., 2] = np.clip(grey[..., 2].astype(int) + 60, 0, 255)  # bluish: not skin
+    res = retouch(grey, closeup=True)
+    assert np.array_equal(res.image, grey)
+    assert "too little skin" in res.report["faces"][0]["skip_reason"]
+    assert res.report["imperfections"] == []
+
+
+def test_closeup_alignment_covers_the_frame_and_caps_work():
+    al, u = closeup_alignment((3000, 4000), resolve_face_size((3000, 4000), None))
+    assert u == pytest.approx(352.0)  # the face size in crop pixels is capped
+    corners = np.array([[0, 0], [3999, 0], [0, 2999], [3999, 2999]], np.float64)
+    c = al.to_crop(corners)
+    assert c.min() >= 0 and c.max() <= al.size - 1
+    al2, u2 = closeup_alignment((200, 300), 150.0)
+    assert al2.scale == 1.0 and u2 == 150.0  # small frames are worked at full resolution
+    al3, _ = closeup_alignment((4000, 4000), 20.0)  # tiny face size: crop side is bounded
+    assert al3.size <= 2048
+
+
+def test_structure_edges_cut_long_edges_not_spots():
+    L = np.full((200, 200), 65.0, np.float32)
+    L[:, 120:] = 35.0  # a long occlusion edge (a finger against the neck)
+    cv2.circle(L, (50, 100), 5, 50.0, -1)  # a spot
+    e = structure_edges(L, 200.0)
+    assert e[:, 118:121].mean() > 0.9  # the edge (and a band around it) is cut
+    assert not e[90:111, 40:61].any()
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"face_size": 100}, "close-up setting"),
+    ({"closeup": True, "face_size": 2}, ">= 8"),
+    ({"closeup": True, "face_size": float("nan")}, ">= 8"),
+    ({"closeup": True, "instruction": "remove the acne"}, "instruction"),
+])
+def test_closeup_bad_arguments(kwargs, match):
+    with pytest.raises(InvalidInputError, match=match):
+        retouch(skin_patch(60, 80), **kwargs)
+
+
+def test_cli_closeup(tmp_path, planted):
+    src = tmp_path / "chin.png"
+    cv2.imwrite(str(src), cv2.cvtColor(planted.image, cv2.COLOR_RGB2BGR))
+    before = src.read_bytes()
+    out = tmp_path / "out.png"
+    r = subprocess.run([sys.executable, "-m", "retouch.cli", str(src), "-o", str(out),
+                        "--closeup", "--face-size", "300", "--only", ",".join(SPOTS),
+                        "--report", str(tmp_path / "r.json")], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    got = cv2.cvtColor(cv2.imread(str(out)), cv2.COLOR_BGR2RGB)
+    assert np.any(got != planted.image)
+    assert src.read_bytes() == before
+    bad = subprocess.run([sys.executable, "-m", "retouch.cli", str(src), "-o",
+                          str(tmp_path / "x.png"), "--face-size", "300"],
+                         capture_output=True, text=True)
+    assert bad.returncode != 0 and "--closeup" in bad.stderr
+    assert len(bad.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_closeup_on_real_chin_photo_finds_the_retouchers_spots(faces_dir, load_rgb):
+    """The Pixabay chin close-up: the retoucher healed 6 spots; close-up mode finds them."""
+    before = load_rgb("pairs/pixabay_chin_acne_before.png")
+    after = load_rgb("pairs/pixabay_chin_acne_after.png")
+    assert retouch(before).report["faces"][0]["retouched"] is False  # no mesh: default skips
+    res = retouch(before, closeup=True)
+    diff = np.abs(before.astype(int) - after.astype(int)).max(axis=2) > 6
+    n, lbl, stats, _ = cv2.connectedComponentsWithStats(diff.astype(np.uint8), 8)
+    healed = [i for i in range(1, n) if stats[i, cv2.CC_STAT_AREA] >= 20]
+    assert len(healed) >= 5
+    removed = res.masks["removed"] > 0
+    hit = sum(bool(np.any(removed & (lbl == i))) for i in healed)
+    assert hit >= len(healed) - 1
+    # Outside the treated footprints the photo is bit-identical.
+    changed = np.any(res.image != before, axis=2)
+    assert not np.any(changed & ~removed)
