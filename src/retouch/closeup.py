@@ -35,6 +35,7 @@ from dataclasses import replace
 import cv2
 import numpy as np
 
+from .align import warp_to_crop
 from .errors import InvalidInputError
 from .localize import Localization, localize_imperfections
 from .parse import skin_likelihood
@@ -194,11 +195,7 @@ def analyze_closeup(pixels: np.ndarray, max_value: float, face_size_px: float | 
     H, W = pixels.shape[:2]
     size = resolve_face_size((H, W), face_size_px)
     al, u = closeup_alignment((H, W), size)
-    img = pixels
-    if al.scale < 0.75:  # pre-blur so the reduction does not alias (sigma in input px)
-        img = cv2.GaussianBlur(pixels, (0, 0), 0.5 / al.scale)
-    crop = cv2.warpAffine(img, al.matrix, (al.size, al.size), flags=cv2.INTER_LINEAR,
-                          borderMode=cv2.BORDER_REPLICATE).astype(np.float32) * (1.0 / max_value)
+    crop = warp_to_crop(pixels, al).astype(np.float32) * (1.0 / max_value)
     lab = cv2.cvtColor(crop, cv2.COLOR_RGB2Lab)
     valid = cv2.warpAffine(np.ones((H, W), np.uint8), al.matrix, (al.size, al.size),
                            flags=cv2.INTER_NEAREST, borderValue=0) > 0
