@@ -38,7 +38,7 @@ import numpy as np
 from .align import warp_to_crop
 from .errors import InvalidInputError
 from .localize import Localization, localize_imperfections
-from .parse import skin_likelihood
+from .parse import skin_likelihood, skin_with_spots
 from .types import REGION_NAMES, Alignment, Face, FaceRegions
 
 #: Default face size of a close-up, as a fraction of the frame's longer side.
@@ -143,11 +143,7 @@ def closeup_regions(lab: np.ndarray, valid: np.ndarray, u: float) -> FaceRegions
                      cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))) > 0
     like = skin_likelihood(lab, seed) if seed.sum() >= 200 else np.zeros((S, S), np.float32)
     like = cv2.GaussianBlur(like, (0, 0), max(0.8, 0.0045 * u)) * valid
-    # Close holes up to the largest spot (~0.07 face widths across), as the face parser does.
-    kc = int(2 * round(0.035 * u) + 1)
-    closed = cv2.morphologyEx(like, cv2.MORPH_CLOSE,
-                              cv2.getStructuringElement(cv2.MORPH_RECT, (kc, kc)))
-    skin = np.clip(closed * 2.0, 0, 1).astype(np.float32) * valid
+    skin = skin_with_spots(like, u) * valid
     # Keep the large skin areas only (skin-coloured specks of background are not skin).
     n, lbl, stats, _ = cv2.connectedComponentsWithStats((skin > 0.5).astype(np.uint8), 8)
     big = np.zeros(n, bool)

@@ -173,6 +173,20 @@ def skin_likelihood(lab: np.ndarray, sample: np.ndarray) -> np.ndarray:
     return np.exp(-0.5 * d2).astype(np.float32)
 
 
+def skin_with_spots(like: np.ndarray, u: float) -> np.ndarray:
+    """Soft skin ``(H, W) float32`` in ``[0, 1]`` from a skin likelihood, spots included.
+
+    A blemish is skin of an unusual colour: holes in ``like`` up to the largest
+    spot (~0.07 face sizes ``u`` across, pixels) are closed so spots stay inside
+    the skin; larger off-colour areas (beard, hair, glasses frames) stay out.
+    Likelihood 0.5 and above counts as full skin.
+    """
+    k = int(2 * round(0.035 * u) + 1)
+    closed = cv2.morphologyEx(like, cv2.MORPH_CLOSE,
+                              cv2.getStructuringElement(cv2.MORPH_RECT, (k, k)))
+    return np.clip(closed * 2.0, 0, 1).astype(np.float32)
+
+
 def parse_regions(
     crop: np.ndarray, face: Face, alignment: Alignment, *, lab: np.ndarray | None = None,
     with_segmentation: bool = True,
@@ -296,13 +310,7 @@ def parse_regions(
 
     skin_geom = skin_geom | upper
     f32 = lambda m: m.astype(np.float32)  # noqa: E731
-    # A blemish is skin of an unusual colour: close holes in the likelihood up to the
-    # largest spot size (~0.07 face widths across) so spots stay inside ``skin``.
-    # Larger off-colour areas (beard, hair, glasses frames) stay out.
-    k = int(2 * round(0.035 * 2.2 * iod) + 1)
-    like_closed = cv2.morphologyEx(like, cv2.MORPH_CLOSE,
-                                   cv2.getStructuringElement(cv2.MORPH_RECT, (k, k)))
-    skin_soft = f32(skin_geom) * np.clip(like_closed * 2.0, 0, 1)
+    skin_soft = f32(skin_geom) * skin_with_spots(like, 2.2 * iod)
     masks = {
         "skin": skin_soft,
         "forehead": f32(forehead & skin_geom),
