@@ -38,6 +38,14 @@ THRESHOLDS: dict[str, float] = {
     "blur_sigma_min": 1.2,      # deblur when edges are wider than 1.2 px (effective grid)
 }
 
+#: The JPEG data bound the image as it was *compressed*: when noise was added
+#: before compression, the clean image's DCT coefficients lie outside those
+#: quantization intervals by up to a few noise stds. The projection widens each
+#: interval by this many stds of the channel's noise (0 without denoising). An
+#: exact projection (0) kept the noise and cost 0.2-0.9 dB on the medium/severe
+#: levels of ``benchmarks/bench_restore.py``.
+JPEG_NOISE_MARGIN = 2.0
+
 # JFIF RGB <-> YCbCr (code values; Cb/Cr centred on 0 here).
 _RGB2YCC = np.array([[0.299, 0.587, 0.114],
                      [-0.168736, -0.331264, 0.5],
@@ -181,7 +189,7 @@ def _shrink(low: np.ndarray, est: RegionEstimate, fidelity: float,
     do_noise = est.noise_sigma >= THRESHOLDS["noise_sigma_min"]
     if not (do_jpeg or do_noise):
         return low
-    k = 2.2 + 1.0 * fidelity          # noise threshold, in noise stds
+    k = 1.6 + 1.0 * fidelity          # noise threshold, in noise stds
     alpha = 0.3 + 0.3 * fidelity      # JPEG threshold, in quantization steps
     sig = est.noise_sigma if do_noise else 0.0
     ycc = _to_ycc(low)
@@ -195,7 +203,8 @@ def _shrink(low: np.ndarray, est: RegionEstimate, fidelity: float,
         ch = ycc[..., c] + (128.0 if c else 0.0)
         res = shrink_channel(ch, tau, noise_sigma=max(s_c, 0.5), wiener=(c == 0 and do_noise))
         if c == 0 and luma_t is not None:
-            res = project_jpeg(res, ch, luma_t, est.jpeg.grid_xy)
+            res = project_jpeg(res, ch, luma_t, est.jpeg.grid_xy,
+                              margin=JPEG_NOISE_MARGIN * s_c if do_noise else 0.0)
         out[..., c] = res - (128.0 if c else 0.0)
     if do_jpeg:
         steps.append({"step": "deblock", "jpeg_quality": q, "threshold_steps": round(alpha, 3)})

@@ -108,16 +108,20 @@ def shrink_channel(
 
 
 def project_jpeg(
-    ch: np.ndarray, observed: np.ndarray, table: np.ndarray, offset_xy: tuple[int, int]
+    ch: np.ndarray, observed: np.ndarray, table: np.ndarray, offset_xy: tuple[int, int],
+    margin: float = 0.0,
 ) -> np.ndarray:
     """Clamp ``ch`` to the JPEG data: each grid block's DCT coefficient is kept
-    within half a quantization step of the observed (decoded) one.
+    within half a quantization step (plus ``margin``) of the observed (decoded) one.
 
     Args:
         ch: ``(H, W)`` channel to correct (code values).
         observed: the decoded channel it came from.
         table: ``(8, 8)`` quantization steps.
         offset_xy: grid offset in pixels of ``ch``.
+        margin: widening of every interval on both sides, in DCT coefficient
+            units (= code values for the orthonormal DCT): room for noise that
+            was added before compression (``0``: the exact JPEG constraint).
     """
     ox, oy = offset_xy
     out = ch.astype(np.float64).copy()
@@ -125,7 +129,7 @@ def project_jpeg(
     q = block_dct(observed.astype(np.float64), (ox, oy))
     t = np.asarray(table, np.float64)
     k = np.round(q / t)
-    lo, hi = (k - 0.5) * t, (k + 0.5) * t
+    lo, hi = (k - 0.5) * t - margin, (k + 0.5) * t + margin
     c = np.clip(c, lo, hi)
     by, bx = c.shape[:2]
     out[oy:oy + by * 8, ox:ox + bx * 8] = block_idct(c)
