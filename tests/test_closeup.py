@@ -169,3 +169,37 @@ def test_closeup_on_real_chin_photo_finds_the_retouchers_spots(faces_dir, load_r
     # Outside the treated footprints the photo is bit-identical.
     changed = np.any(res.image != before, axis=2)
     assert not np.any(changed & ~removed)
+
+
+def test_batch_closeup_retouches_a_folder_of_closeups(planted, tmp_path, capsys):
+    from PIL import Image
+
+    from retouch.batch import BatchSettings
+    from retouch.cli import run
+
+    src = tmp_path / "in"
+    src.mkdir()
+    Image.fromarray(planted.image).save(src / "chin.png")
+    # Without --closeup the faceless frame is skipped and written unchanged.
+    assert run(["batch", str(src), str(tmp_path / "plain"), "-q"]) == 0
+    plain = np.asarray(Image.open(tmp_path / "plain" / "chin.png"))
+    assert np.array_equal(plain, planted.image)
+    assert run(["batch", str(src), str(tmp_path / "cu"), "-q", "--closeup", "--face-size", "300",
+                "--only", ",".join(SPOTS)]) == 0
+    out = np.asarray(Image.open(tmp_path / "cu" / "chin.png"))
+    ref = retouch(planted.image, only=SPOTS, closeup=True, face_size=300).image
+    assert np.array_equal(out, ref)  # the same result as the one-photo call
+    gt = planted.union_mask
+    assert _psnr(out, skin_patch(), gt) > _psnr(planted.image, skin_patch(), gt) + 3.0
+    # The settings are part of the resume key, and bad combinations are refused early.
+    assert BatchSettings(closeup=True).key() != BatchSettings().key()
+    assert BatchSettings(closeup=True, face_size=300).key() != BatchSettings(closeup=True).key()
+    with pytest.raises(InvalidInputError, match="closeup setting"):
+        BatchSettings(face_size=300)
+    with pytest.raises(InvalidInputError, match="not with an instruction"):
+        BatchSettings(closeup=True, instruction="remove the acne")
+    with pytest.raises(InvalidInputError, match=">= 8"):
+        BatchSettings(closeup=True, face_size=2)
+    capsys.readouterr()
+    assert run(["batch", str(src), str(tmp_path / "x"), "--face-size", "300"]) == 2
+    assert "closeup setting" in capsys.readouterr().err

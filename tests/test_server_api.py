@@ -202,3 +202,31 @@ def test_event_loop_stays_responsive_while_workers_compute(base, hopper):
     assert done == [200] * 4
     assert lat, "the requests finished before /healthz could be polled"
     assert max(lat) < 1.0, lat
+
+
+def test_one_shot_closeup(base):
+    from test_closeup import skin_patch
+
+    from retouch.synth import SYNTH_TYPES, plant_blemishes
+
+    img = skin_patch()
+    p = plant_blemishes(img, np.ones(img.shape[:2], bool), face_size_px=300.0, rng=3,
+                        counts={"acne": 3, "red_spot": 2, "dark_spot": 3})
+    buf = io.BytesIO()
+    Image.fromarray(p.image).save(buf, "PNG")
+    png = buf.getvalue()
+    r = httpx.post(f"{base}/v1/retouch", files={"image": ("chin.png", png)},
+                   data={"closeup": "true", "face_size": "300", "only": ",".join(SYNTH_TYPES)},
+                   timeout=120)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["report"]["closeup"]["face_size_px"] == 300.0
+    out = np.asarray(_decode(base64.b64decode(body["image"]["base64"])).convert("RGB"))
+    changed = np.any(out != p.image, axis=2)
+    assert changed.any() and (changed & p.union_mask).sum() > 0.5 * changed.sum()
+    r = httpx.post(f"{base}/v1/retouch", files={"image": ("chin.png", png)},
+                   data={"face_size": "300"})
+    assert r.status_code == 422 and "closeup" in r.json()["detail"]
+    r = httpx.post(f"{base}/v1/retouch", files={"image": ("chin.png", png)},
+                   data={"closeup": "true", "instruction": "remove the acne"})
+    assert r.status_code == 422 and "closeup" in r.json()["detail"]

@@ -37,6 +37,12 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--only", help="comma list: treat only these types")
     p.add_argument("--keep", help="comma list: leave these types untouched")
     p.add_argument("--sensitivity", type=float, default=0.5, help="0..1 (default 0.5)")
+    p.add_argument("--closeup", action="store_true",
+                   help="every photo is a skin close-up without a whole face (chin, cheek, "
+                   "forehead): find skin by colour instead of looking for faces")
+    p.add_argument("--face-size", type=float, metavar="PX",
+                   help="with --closeup: how wide a whole face would be at the photos' scale, "
+                   "in pixels (default: 0.7 x each photo's longer side)")
     p.add_argument("--quality", type=int, default=95, help="JPEG/WebP quality (default 95)")
     p.add_argument("--max-pixels", type=int, default=200_000_000,
                    help="refuse images with more pixels than this (checked before decoding)")
@@ -76,7 +82,8 @@ def _batch(args: argparse.Namespace) -> int:
         instruction=args.instruction, plan_json=plan_json, strength=args.strength,
         only=tuple(t for t in args.only.split(",") if t.strip()) if args.only else None,
         keep=tuple(t for t in args.keep.split(",") if t.strip()) if args.keep else None,
-        sensitivity=args.sensitivity, quality=args.quality, max_pixels=args.max_pixels)
+        sensitivity=args.sensitivity, quality=args.quality, max_pixels=args.max_pixels,
+        closeup=args.closeup, face_size=args.face_size)
     summary = run_batch(args.in_dir, args.out_dir, settings, workers=args.workers,
                         scheduler=args.scheduler, log_path=args.log, force=args.force,
                         progress=not (args.quiet or args.no_progress))

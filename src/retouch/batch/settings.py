@@ -7,12 +7,14 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from ..closeup import resolve_face_size
 from ..errors import InvalidInputError
 from ..imageio import DEFAULT_MAX_PIXELS
 from ..pipeline import NATURAL_STRENGTH, _parse_types
 
 #: Settings that change the pixels of an output (and so the resume key).
-_KEYED = ("instruction", "plan_json", "strength", "only", "keep", "sensitivity", "quality")
+_KEYED = ("instruction", "plan_json", "strength", "only", "keep", "sensitivity", "quality",
+          "closeup", "face_size")
 
 
 @dataclass(frozen=True)
@@ -27,10 +29,15 @@ class BatchSettings:
         sensitivity: ``[0, 1]``, how faint a spot may be and still be found.
         quality: JPEG/WebP quality of re-encoded outputs (1..100).
         max_pixels: refuse inputs with more pixels (checked before decoding).
+        closeup: treat every photo as a skin close-up without a whole face
+            (:mod:`retouch.closeup`), as ``retouch --closeup``.
+        face_size: close-up only: how wide a whole face would be at the
+            photos' scale, in pixels (``None``: guessed per photo).
 
     Raises:
-        InvalidInputError: a value is out of range, types are unknown, or
-            instruction/plan are combined with strength/only/keep.
+        InvalidInputError: a value is out of range, types are unknown,
+            instruction/plan are combined with strength/only/keep or with
+            closeup, or face_size is given without closeup.
     """
 
     instruction: str | None = None
@@ -41,6 +48,8 @@ class BatchSettings:
     sensitivity: float = 0.5
     quality: int = 95
     max_pixels: int = DEFAULT_MAX_PIXELS
+    closeup: bool = False
+    face_size: float | None = None
 
     def __post_init__(self) -> None:
         if self.instruction is not None and self.plan_json is not None:
@@ -49,6 +58,13 @@ class BatchSettings:
         if by_words and (self.only or self.keep or self.strength != NATURAL_STRENGTH):
             raise InvalidInputError("an instruction or plan replaces strength/only/keep; say it "
                                     "in the instruction (e.g. \"remove only the acne, a little\")")
+        if self.closeup and by_words:
+            raise InvalidInputError("closeup works with strength/only/keep, not with an "
+                                    "instruction or plan")
+        if self.face_size is not None:
+            if not self.closeup:
+                raise InvalidInputError("`face_size` is a closeup setting")
+            resolve_face_size((1, 1), self.face_size)  # validates
         if self.instruction is not None and not self.instruction.strip():
             raise InvalidInputError("the instruction is empty; e.g. -i \"remove the acne\"")
         for name in ("strength", "sensitivity"):
@@ -111,4 +127,5 @@ class BatchSettings:
             return retouch(data, instruction=self.instruction, plan=plan,
                            sensitivity=self.sensitivity)
         return retouch(data, strength=self.strength, only=self.only, keep=self.keep,
-                       sensitivity=self.sensitivity)
+                       sensitivity=self.sensitivity, closeup=self.closeup,
+                       face_size=self.face_size)

@@ -99,6 +99,11 @@ async def retouch_once(
     keep: Annotated[str | None, Form(description="comma list of types")] = None,
     sensitivity: Annotated[float, Form(ge=0, le=1)] = 0.5,
     quality: Annotated[int, Form(ge=1, le=100)] = 95,
+    closeup: Annotated[bool, Form(description="the photo is a skin close-up without a "
+                                  "whole face (a chin, a cheek)")] = False,
+    face_size: Annotated[float | None, Form(ge=8, description="close-up only: how wide a "
+                                            "whole face would be at the photo's scale, px")
+                         ] = None,
     response: Annotated[Literal["json", "image"], Query()] = "json",
 ) -> Any:
     """Retouch one photo: multipart image + optional instruction / plan / strength.
@@ -120,6 +125,13 @@ async def retouch_once(
         params["strength"] = strength
     params["only"] = only or None
     params["keep"] = keep or None
+    if closeup and (instruction is not None or plan is not None):
+        raise InvalidInputError("`closeup` works with `strength`/`only`/`keep`, not with an "
+                                "instruction or plan")
+    if face_size is not None and not closeup:
+        raise InvalidInputError("`face_size` is a `closeup` setting")
+    params["closeup"] = closeup
+    params["face_size"] = face_size
     path, name = await _save_upload(ctx, image)
     try:
         rendered, report = await ctx.pool.call(ctx.pool.least_busy(), wk.retouch_file,

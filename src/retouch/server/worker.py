@@ -357,7 +357,9 @@ def retouch_file(upload: str, filename: str, max_pixels: int,
                       sensitivity=params.get("sensitivity", 0.5))
     else:
         res = retouch(data, strength=params.get("strength", 0.8), only=params.get("only"),
-                      keep=params.get("keep"), sensitivity=params.get("sensitivity", 0.5))
+                      keep=params.get("keep"), sensitivity=params.get("sensitivity", 0.5),
+                      closeup=bool(params.get("closeup", False)),
+                      face_size=params.get("face_size"))
     ext, media = FORMAT_FILES.get(data.format or "", (".png", "image/png"))
     stem = Path(filename).stem or "photo"
     with tempfile.TemporaryDirectory(prefix="retouch-serve-") as tmp:
