@@ -68,6 +68,8 @@ def test_closeup_finds_and_removes_planted_spots(planted):
     assert rep["closeup"]["face_size_px"] == 300.0
     assert rep["closeup"]["skin_fraction"] > 0.9
     assert rep["faces"][0]["retouched"] and rep["faces"][0]["landmarks"] == 0
+    assert {"align", "parse", "localize"} <= set(rep["timings_ms"])  # stages timed apart
+    assert "detect" not in rep["timings_ms"]
     n = len(planted.instances)
     assert _found(planted, rep) >= math.ceil(0.75 * n)
     gt = planted.union_mask

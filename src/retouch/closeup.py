@@ -30,6 +30,8 @@ Conventions: images ``(H, W, 3)`` RGB; points ``(x, y)``; the crop is
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import replace
 
 import cv2
@@ -172,7 +174,7 @@ def resolve_face_size(shape_hw: tuple[int, int], face_size_px: float | None) -> 
 
 
 def analyze_closeup(pixels: np.ndarray, max_value: float, face_size_px: float | None,
-                    sensitivity: float
+                    sensitivity: float, lap: Callable[[str, float], float] | None = None,
                     ) -> tuple[Face, Alignment, FaceRegions, Localization | None, dict]:
     """Align, parse and localize a whole close-up frame as one face.
 
@@ -181,6 +183,9 @@ def analyze_closeup(pixels: np.ndarray, max_value: float, face_size_px: float | 
         max_value: the pixels' full scale (255 or 65535).
         face_size_px: see :func:`resolve_face_size`.
         sensitivity: localizer sensitivity in ``[0, 1]``.
+        lap: called as ``lap(stage, t0)`` after the ``"align"``, ``"parse"`` and
+            ``"localize"`` stages with the stage's start (``time.perf_counter``
+            seconds); returns the next stage's start (the pipeline's timer).
 
     Returns:
         ``(face, alignment, regions, localization, info)``: a pseudo-face
@@ -188,15 +193,19 @@ def analyze_closeup(pixels: np.ndarray, max_value: float, face_size_px: float | 
         when too little skin is found), and ``info`` for the report
         (``face_size_px``, ``skin_fraction``, ``working_scale``).
     """
+    lap = lap or (lambda _stage, _t0: time.perf_counter())
+    t = time.perf_counter()
     H, W = pixels.shape[:2]
     size = resolve_face_size((H, W), face_size_px)
     al, u = closeup_alignment((H, W), size)
     crop = warp_to_crop(pixels, al).astype(np.float32) * (1.0 / max_value)
     lab = cv2.cvtColor(crop, cv2.COLOR_RGB2Lab)
+    t = lap("align", t)
     valid = cv2.warpAffine(np.ones((H, W), np.uint8), al.matrix, (al.size, al.size),
                            flags=cv2.INTER_NEAREST, borderValue=0) > 0
     valid = cv2.erode(valid.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
     regions = closeup_regions(lab, valid, u)
+    t = lap("parse", t)
     skin_frac = float((regions.masks["skin"] > 0.5).sum()) / max(1.0, float(valid.sum()))
     reason = None if skin_frac >= MIN_SKIN_FRACTION else \
         f"close-up: too little skin found ({100 * skin_frac:.1f}% of the frame)"
@@ -207,8 +216,9 @@ def analyze_closeup(pixels: np.ndarray, max_value: float, face_size_px: float | 
         loc = localize_imperfections(crop, lab, regions, sensitivity=sensitivity, face_size=u)
         # Shine and under-eye darkness are judged on a face's geometry: not in a close-up.
         loc = replace(loc, instances=[i for i in loc.instances if i.type not in FACE_ONLY],
-                      maps={t: (np.zeros_like(m) if t in FACE_ONLY else m)
-                            for t, m in loc.maps.items()})
+                      maps={k: (np.zeros_like(m) if k in FACE_ONLY else m)
+                            for k, m in loc.maps.items()})
+        lap("localize", t)
     info = {"face_size_px": round(size, 1), "skin_fraction": round(skin_frac, 4),
             "working_scale": round(al.scale, 4)}
     return face, al, regions, loc, info

@@ -216,10 +216,9 @@ class RetouchPipeline:
         """
         timer = timer or _Timer()
         if self.closeup:
-            t = time.perf_counter()
             face, al, regions, loc, info = analyze_closeup(
-                data.pixels, float(data.max_value), self.face_size, self.sensitivity)
-            timer.add("localize", t)
+                data.pixels, float(data.max_value), self.face_size, self.sensitivity,
+                lap=timer.add)
             if loc is None:
                 return [face], []
             return [face], [FaceAnalysis(face, al, regions, loc, closeup=info)]
