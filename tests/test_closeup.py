@@ -205,3 +205,25 @@ def test_batch_closeup_retouches_a_folder_of_closeups(planted, tmp_path, capsys)
     capsys.readouterr()
     assert run(["batch", str(src), str(tmp_path / "x"), "--face-size", "300"]) == 2
     assert "closeup setting" in capsys.readouterr().err
+
+
+def test_teeth_are_not_skin_but_washed_out_skin_is():
+    from retouch.closeup import neutral_areas
+
+    img = skin_patch().copy()
+    teeth = (slice(120, 160), slice(150, 270))
+    img[teeth] = (238, 234, 218)  # pale, slightly yellow
+    img[120:160, 150:270:20] = (90, 60, 55)  # gaps between the teeth
+    yy, xx = np.mgrid[0:300, 0:420]
+    washed = (yy - 70) ** 2 + (xx - 340) ** 2 < 30 ** 2
+    img[washed] = (250, 232, 230)  # skin in a strong highlight: grey but pinkish
+    lab = cv2.cvtColor(img.astype(np.float32) / 255, cv2.COLOR_RGB2Lab)
+    neutral = neutral_areas(lab, np.ones(img.shape[:2], np.float32), 300.0)
+    assert neutral[teeth].mean() > 0.95
+    assert neutral[washed].mean() < 0.05
+    far = np.ones(img.shape[:2], bool)
+    far[100:180, 130:290] = False
+    assert neutral[far & ~washed].mean() < 0.01
+    # End to end: nothing is painted onto the teeth.
+    res = retouch(img, closeup=True, face_size=300)
+    assert np.array_equal(res.image[teeth], img[teeth])

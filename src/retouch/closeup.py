@@ -56,6 +56,15 @@ FACE_ONLY = frozenset({"shine", "under_eye"})
 EDGE_SPAN = 0.12
 #: Skin must cover at least this fraction of the frame, else nothing is treated.
 MIN_SKIN_FRACTION = 0.03
+#: A pixel whose saturation (chroma / lightness) is below this fraction of the
+#: skin's median is neutral (teeth, eye whites): not skin, see :func:`neutral_areas`.
+NEUTRAL_FRACTION = 0.5
+#: ... when its neutral area spans at least this many face sizes (smaller neutral
+#: specks are skin highlights and grain).
+NEUTRAL_SPAN = 0.06
+#: ... and when its hue (Lab, degrees) is at least this much yellower than the
+#: skin's median: washed-out skin in strong light is as grey, but keeps its hue.
+NEUTRAL_HUE_SHIFT = 8.0
 
 
 def closeup_alignment(shape_hw: tuple[int, int], face_size_px: float) -> tuple[Alignment, float]:
@@ -127,6 +136,41 @@ def structure_edges(L: np.ndarray, u: float) -> np.ndarray:
                       cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))) > 0
 
 
+def neutral_areas(lab: np.ndarray, skin: np.ndarray, u: float) -> np.ndarray:
+    """Teeth and other near-grey areas next to skin, ``(S, S) bool``.
+
+    Teeth of a smile are pale yellow, and a colour model of this photo's skin
+    keeps some of them; the gaps between them and the lip line then read as
+    dark spots, and filling those paints skin onto the teeth. Teeth have a third
+    of skin's saturation (chroma / lightness in Lab) or less, and a yellower hue;
+    skin washed out by strong light can be as grey, but keeps its pinkish hue.
+    Pixels under :data:`NEUTRAL_FRACTION` of the skin's median saturation and
+    :data:`NEUTRAL_HUE_SHIFT` degrees yellower than its median hue form the
+    areas; those spanning :data:`NEUTRAL_SPAN` face sizes or more are kept and
+    grown by ``0.01 u`` (the gaps and the lip line beside them).
+
+    Args:
+        lab: ``(S, S, 3) float32`` Lab of the crop (L in ``[0, 100]``).
+        skin: ``(S, S)`` soft skin in ``[0, 1]``.
+        u: face size in crop pixels.
+    """
+    ratio = np.hypot(lab[..., 1], lab[..., 2]) / np.maximum(lab[..., 0], 5.0)
+    hue = np.degrees(np.arctan2(lab[..., 2], lab[..., 1]))
+    on = skin > 0.5
+    if on.sum() < 64:
+        return np.zeros(skin.shape, bool)
+    low = (ratio < NEUTRAL_FRACTION * float(np.median(ratio[on]))) & (lab[..., 0] > 20) \
+        & (hue > float(np.median(hue[on])) + NEUTRAL_HUE_SHIFT)
+    low = cv2.morphologyEx(low.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+    n, lbl, stats, _ = cv2.connectedComponentsWithStats(low, 8)
+    span = np.maximum(stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT])
+    big = span >= NEUTRAL_SPAN * u
+    big[0] = False
+    k = max(3, int(2 * round(0.01 * u) + 1))
+    return cv2.dilate(big[lbl].astype(np.uint8),
+                      cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))) > 0
+
+
 def closeup_regions(lab: np.ndarray, valid: np.ndarray, u: float) -> FaceRegions:
     """Skin of a close-up crop by colour (every named face region is empty).
 
@@ -153,6 +197,7 @@ def closeup_regions(lab: np.ndarray, valid: np.ndarray, u: float) -> FaceRegions
     near_big = cv2.dilate(big[lbl].astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
     skin = np.where(near_big, skin, 0.0).astype(np.float32)
     skin *= ~structure_edges(lab[..., 0], u)
+    skin *= ~neutral_areas(lab, skin, u)
     masks = {name: np.zeros((S, S), np.float32) for name in REGION_NAMES}
     masks["skin"] = skin
     return FaceRegions(masks=masks, skin_likelihood=like.astype(np.float32))
