@@ -22,6 +22,7 @@ from pathlib import Path
 from .cli_common import (
     OneLineParser,
     Terminated,
+    add_closeup_options,
     add_output_options,
     atomic_write_bytes,
     check_destinations,
@@ -76,12 +77,7 @@ def _build_parser() -> argparse.ArgumentParser:
                    ".onnx export (needs onnxruntime)")
     p.add_argument("--device", default="auto",
                    help="with --engine learned: auto (default), cpu, cuda, cuda:1...")
-    p.add_argument("--closeup", action="store_true",
-                   help="the photo is a skin close-up without a whole face (a chin, a cheek): "
-                   "treat the skin of the whole frame instead of looking for faces")
-    p.add_argument("--face-size", type=float, metavar="PX",
-                   help="with --closeup: how wide a whole face would be at this photo's scale, "
-                   "in pixels (default: 0.7 x the longer side); sets the spot sizes looked for")
+    add_closeup_options(p)
     from .cli_chat import add_interpreter_args
 
     add_interpreter_args(p)

@@ -16,7 +16,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .cli_common import guarded
+from .cli_common import add_closeup_options, guarded
 from .errors import InvalidInputError
 from .types import IMPERFECTION_TYPES
 
@@ -37,12 +37,7 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--only", help="comma list: treat only these types")
     p.add_argument("--keep", help="comma list: leave these types untouched")
     p.add_argument("--sensitivity", type=float, default=0.5, help="0..1 (default 0.5)")
-    p.add_argument("--closeup", action="store_true",
-                   help="every photo is a skin close-up without a whole face (chin, cheek, "
-                   "forehead): find skin by colour instead of looking for faces")
-    p.add_argument("--face-size", type=float, metavar="PX",
-                   help="with --closeup: how wide a whole face would be at the photos' scale, "
-                   "in pixels (default: 0.7 x each photo's longer side)")
+    add_closeup_options(p, many=True)
     p.add_argument("--quality", type=int, default=95, help="JPEG/WebP quality (default 95)")
     p.add_argument("--max-pixels", type=int, default=200_000_000,
                    help="refuse images with more pixels than this (checked before decoding)")

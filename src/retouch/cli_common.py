@@ -181,6 +181,19 @@ def guarded(body: Callable[[], int], label: str) -> int:
         return 1
 
 
+def add_closeup_options(p: argparse.ArgumentParser, *, many: bool = False) -> None:
+    """``--closeup`` and ``--face-size`` (one photo, or every photo of a batch)."""
+    photo = "every photo is" if many else "the photo is"
+    scale = "the photos' scale" if many else "this photo's scale"
+    side = "each photo's longer side" if many else "the longer side"
+    p.add_argument("--closeup", action="store_true",
+                   help=f"{photo} a skin close-up without a whole face (a chin, a cheek): "
+                   "treat the skin of the whole frame instead of looking for faces")
+    p.add_argument("--face-size", type=float, metavar="PX",
+                   help=f"with --closeup: how wide a whole face would be at {scale}, in "
+                   f"pixels (default: 0.7 x {side}); sets the spot sizes looked for")
+
+
 def add_output_options(p: argparse.ArgumentParser, *, report_help: str) -> None:
     """Options every image-writing subcommand shares: report, quality, overwrite,
     pixel limit, quiet, version. (``input`` and ``-o`` stay with each command.)"""

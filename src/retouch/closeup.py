@@ -10,8 +10,10 @@ frame is searched instead:
    localizer's face size (``face_size_px`` of the input, see below);
 2. *parse*: skin is found by colour alone: a generic skin-colour gamut seeds a
    per-photo colour model (:func:`retouch.parse.skin_likelihood`), whose small
-   holes (the blemishes themselves) are closed; there are no named regions (no
-   eyes, lips or nose: the shading rules beside them do not apply);
+   holes (the blemishes themselves) are closed; long intensity edges
+   (:func:`structure_edges`) and teeth (:func:`neutral_areas`) are cut out;
+   there are no named regions (no eyes, lips or nose: the shading rules beside
+   them do not apply);
 3. *localize*, *synthesize* and *paste back* as for a face
    (:func:`retouch.localize.localize_imperfections`); pixels outside the
    treated footprints stay bit-identical.
@@ -127,12 +129,18 @@ def structure_edges(L: np.ndarray, u: float) -> np.ndarray:
     dx = np.clip(gx * f, -32000, 32000).astype(np.int16)
     dy = np.clip(gy * f, -32000, 32000).astype(np.int16)
     edges = cv2.Canny(dx, dy, 32, 64, L2gradient=True) > 0
-    n, lbl, stats, _ = cv2.connectedComponentsWithStats(edges.astype(np.uint8), 8)
+    return _spanning(edges, EDGE_SPAN * u, 0.006 * u)
+
+
+def _spanning(mask: np.ndarray, min_span_px: float, grow_px: float) -> np.ndarray:
+    """The 8-connected parts of ``mask`` whose bounding box is at least
+    ``min_span_px`` wide or high, grown by a disc of radius ``grow_px`` (>= 1)."""
+    n, lbl, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), 8)
     span = np.maximum(stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT])
-    long_ = span >= EDGE_SPAN * u
-    long_[0] = False
-    k = max(3, int(2 * round(0.006 * u) + 1))
-    return cv2.dilate(long_[lbl].astype(np.uint8),
+    keep = span >= min_span_px
+    keep[0] = False
+    k = max(3, int(2 * round(grow_px) + 1))
+    return cv2.dilate(keep[lbl].astype(np.uint8),
                       cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))) > 0
 
 
@@ -162,13 +170,7 @@ def neutral_areas(lab: np.ndarray, skin: np.ndarray, u: float) -> np.ndarray:
     low = (ratio < NEUTRAL_FRACTION * float(np.median(ratio[on]))) & (lab[..., 0] > 20) \
         & (hue > float(np.median(hue[on])) + NEUTRAL_HUE_SHIFT)
     low = cv2.morphologyEx(low.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
-    n, lbl, stats, _ = cv2.connectedComponentsWithStats(low, 8)
-    span = np.maximum(stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT])
-    big = span >= NEUTRAL_SPAN * u
-    big[0] = False
-    k = max(3, int(2 * round(0.01 * u) + 1))
-    return cv2.dilate(big[lbl].astype(np.uint8),
-                      cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))) > 0
+    return _spanning(low, NEUTRAL_SPAN * u, 0.01 * u)
 
 
 def closeup_regions(lab: np.ndarray, valid: np.ndarray, u: float) -> FaceRegions:
