@@ -196,15 +196,15 @@ def test_batch_closeup_retouches_a_folder_of_closeups(planted, tmp_path, capsys)
     # The settings are part of the resume key, and bad combinations are refused early.
     assert BatchSettings(closeup=True).key() != BatchSettings().key()
     assert BatchSettings(closeup=True, face_size=300).key() != BatchSettings(closeup=True).key()
-    with pytest.raises(InvalidInputError, match="closeup setting"):
+    with pytest.raises(InvalidInputError, match="close-up setting"):
         BatchSettings(face_size=300)
-    with pytest.raises(InvalidInputError, match="not with an instruction"):
+    with pytest.raises(InvalidInputError, match="not an instruction"):
         BatchSettings(closeup=True, instruction="remove the acne")
     with pytest.raises(InvalidInputError, match=">= 8"):
         BatchSettings(closeup=True, face_size=2)
     capsys.readouterr()
     assert run(["batch", str(src), str(tmp_path / "x"), "--face-size", "300"]) == 2
-    assert "closeup setting" in capsys.readouterr().err
+    assert "close-up setting" in capsys.readouterr().err
 
 
 def test_teeth_are_not_skin_but_washed_out_skin_is():

@@ -220,6 +220,31 @@ def resolve_face_size(shape_hw: tuple[int, int], face_size_px: float | None) -> 
     return float(face_size_px)
 
 
+def check_closeup_settings(closeup: bool, face_size_px: float | None, *,
+                           by_words: bool = False, engine: object = None) -> None:
+    """Refuse close-up settings that do not go together (every entry point's check).
+
+    Args:
+        closeup: close-up mode requested.
+        face_size_px: see :func:`resolve_face_size`; only with ``closeup``.
+        by_words: an instruction or a plan was given (close-up mode takes
+            ``only``/``keep``/``strength`` only).
+        engine: a learned engine was given (close-up mode is built-in only).
+
+    Raises:
+        InvalidInputError: with a one-line reason.
+    """
+    if face_size_px is not None and not closeup:
+        raise InvalidInputError("`face_size` is a close-up setting; pass `closeup=True`")
+    if closeup and by_words:
+        raise InvalidInputError("close-up mode (`closeup`) takes `only`/`keep`/`strength`, "
+                                "not an instruction or a plan")
+    if closeup and engine is not None:
+        raise InvalidInputError("close-up mode works with the built-in engine only")
+    if face_size_px is not None:
+        resolve_face_size((1, 1), face_size_px)  # validates the number
+
+
 def analyze_closeup(pixels: np.ndarray, max_value: float, face_size_px: float | None,
                     sensitivity: float, lap: Callable[[str, float], float] | None = None,
                     ) -> tuple[Face, Alignment, FaceRegions, Localization | None, dict]:

@@ -21,7 +21,7 @@ import numpy as np
 
 from ._version import __version__
 from .align import align_face, warp_mask_to_image, warp_to_crop
-from .closeup import analyze_closeup, resolve_face_size
+from .closeup import analyze_closeup, check_closeup_settings, resolve_face_size
 from .detect import FaceDetector, get_detector
 from .errors import InvalidInputError
 from .imageio import load_image
@@ -185,12 +185,7 @@ class RetouchPipeline:
                  face_size: float | None = None) -> None:
         if not _is_unit(sensitivity):
             raise InvalidInputError(f"`sensitivity` must be in [0, 1]; got {sensitivity!r}")
-        if face_size is not None and not closeup:
-            raise InvalidInputError("`face_size` is a close-up setting; pass `closeup=True`")
-        if closeup and engine is not None:
-            raise InvalidInputError("close-up mode works with the built-in engine only")
-        if face_size is not None:
-            resolve_face_size((1, 1), face_size)  # validates
+        check_closeup_settings(closeup, face_size, engine=engine)
         self.closeup = bool(closeup)
         self.face_size = face_size
         self.detector = detector
@@ -462,9 +457,7 @@ def retouch(
     """
     pipeline = RetouchPipeline(detector, sensitivity=sensitivity, engine=engine,
                                closeup=closeup, face_size=face_size)
-    if closeup and (instruction is not None or plan is not None):
-        raise InvalidInputError("close-up mode takes `only`/`keep`/`strength`, not an "
-                                "instruction or a plan")
+    check_closeup_settings(closeup, face_size, by_words=instruction is not None or plan is not None)
     if engine is not None and (instruction is not None or plan is not None):
         raise InvalidInputError("instructions and plans work with the built-in engine only; "
                                 "drop `engine` or use `only`/`keep`/`strength`")

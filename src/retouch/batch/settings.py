@@ -7,7 +7,7 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from ..closeup import resolve_face_size
+from ..closeup import check_closeup_settings
 from ..errors import InvalidInputError
 from ..imageio import DEFAULT_MAX_PIXELS
 from ..pipeline import NATURAL_STRENGTH, _parse_types
@@ -58,13 +58,7 @@ class BatchSettings:
         if by_words and (self.only or self.keep or self.strength != NATURAL_STRENGTH):
             raise InvalidInputError("an instruction or plan replaces strength/only/keep; say it "
                                     "in the instruction (e.g. \"remove only the acne, a little\")")
-        if self.closeup and by_words:
-            raise InvalidInputError("closeup works with strength/only/keep, not with an "
-                                    "instruction or plan")
-        if self.face_size is not None:
-            if not self.closeup:
-                raise InvalidInputError("`face_size` is a closeup setting")
-            resolve_face_size((1, 1), self.face_size)  # validates
+        check_closeup_settings(self.closeup, self.face_size, by_words=by_words)
         if self.instruction is not None and not self.instruction.strip():
             raise InvalidInputError("the instruction is empty; e.g. -i \"remove the acne\"")
         for name in ("strength", "sensitivity"):

@@ -203,8 +203,8 @@ def _shrink(low: np.ndarray, est: RegionEstimate, fidelity: float,
         ch = ycc[..., c] + (128.0 if c else 0.0)
         res = shrink_channel(ch, tau, noise_sigma=max(s_c, 0.5), wiener=(c == 0 and do_noise))
         if c == 0 and luma_t is not None:
-            res = project_jpeg(res, ch, luma_t, est.jpeg.grid_xy,
-                              margin=JPEG_NOISE_MARGIN * s_c if do_noise else 0.0)
+            # s_c is 0 without denoising: then the exact JPEG constraint.
+            res = project_jpeg(res, ch, luma_t, est.jpeg.grid_xy, margin=JPEG_NOISE_MARGIN * s_c)
         out[..., c] = res - (128.0 if c else 0.0)
     if do_jpeg:
         steps.append({"step": "deblock", "jpeg_quality": q, "threshold_steps": round(alpha, 3)})

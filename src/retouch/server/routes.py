@@ -125,11 +125,10 @@ async def retouch_once(
         params["strength"] = strength
     params["only"] = only or None
     params["keep"] = keep or None
-    if closeup and (instruction is not None or plan is not None):
-        raise InvalidInputError("`closeup` works with `strength`/`only`/`keep`, not with an "
-                                "instruction or plan")
-    if face_size is not None and not closeup:
-        raise InvalidInputError("`face_size` is a `closeup` setting")
+    from ..closeup import check_closeup_settings  # the heavy modules stay in the workers
+
+    check_closeup_settings(closeup, face_size,
+                           by_words=instruction is not None or plan is not None)
     params["closeup"] = closeup
     params["face_size"] = face_size
     path, name = await _save_upload(ctx, image)
