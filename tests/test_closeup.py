@@ -227,3 +227,27 @@ def test_teeth_are_not_skin_but_washed_out_skin_is():
     # End to end: nothing is painted onto the teeth.
     res = retouch(img, closeup=True, face_size=300)
     assert np.array_equal(res.image[teeth], img[teeth])
+
+
+def test_lips_are_found_and_spots_beside_them_are_left_alone():
+    from retouch.closeup import lip_areas
+
+    img = skin_patch().copy()
+    yy, xx = np.mgrid[0:300, 0:420]
+    lips = ((yy - 150) / 22.0) ** 2 + ((xx - 200) / 75.0) ** 2 < 1.0
+    img[lips] = (196, 104, 112)  # rosy lips: redder and more magenta than the skin
+    img[149:151, 130:270] = (120, 60, 65)  # the lip line
+    corner = (yy - 152) ** 2 + (xx - 282) ** 2 < 4 ** 2  # a dark fold at the mouth corner
+    img[corner] = (185, 135, 120)  # (without the lips, it is treated as a dark spot)
+    acne = (yy - 60) ** 2 + (xx - 330) ** 2 < 5 ** 2  # a red spot, far from the lips
+    img[acne] = (206, 130, 120)
+    lab = cv2.cvtColor(img.astype(np.float32) / 255, cv2.COLOR_RGB2Lab)
+    found = lip_areas(lab, np.ones(img.shape[:2], np.float32), 300.0)
+    assert found[lips].mean() > 0.95
+    assert not found[acne].any()
+    near = cv2.dilate(lips.astype(np.uint8), np.ones((9, 9), np.uint8)) > 0
+    assert found[~near].mean() < 0.005
+    # End to end: the lips and the fold beside them are untouched, the red spot is treated.
+    res = retouch(img, closeup=True, face_size=300)
+    assert np.array_equal(res.image[lips | corner], img[lips | corner])
+    assert np.abs(res.image[acne].astype(int) - img[acne]).mean() > 5.0
