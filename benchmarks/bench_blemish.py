@@ -49,6 +49,7 @@ if str(REPO / "src") not in sys.path:  # run from a checkout without installing
     sys.path.insert(0, str(REPO / "src"))
 
 from retouch.synth import (  # noqa: E402
+    DEFAULT_COUNTS,
     SYNTH_TYPES,
     NoFaceFoundError,
     PlantedBlemishes,
@@ -276,6 +277,7 @@ def run_planted(
     seeds: Sequence[int],
     retouch_fn: RetouchFn,
     pattern: str | None = None,
+    counts: dict[str, int] | None = None,
 ) -> dict[str, Any]:
     rows: list[dict[str, Any]] = []
     skipped: list[dict[str, str]] = []
@@ -291,7 +293,8 @@ def run_planted(
             skipped.append({"image": path.name, "reason": note})
             continue
         for seed in seeds:
-            planted = plant_blemishes(clean, skin, face_size_px=face_size, rng=seed)
+            planted = plant_blemishes(clean, skin, face_size_px=face_size, counts=counts,
+                                      rng=seed)
             t0 = time.perf_counter()
             try:
                 res = retouch_fn(planted.image, only=list(SYNTH_TYPES))
@@ -529,6 +532,19 @@ def markdown(planted: dict[str, Any] | None, pair: dict[str, Any] | None) -> str
     return "\n".join(lines)
 
 
+def parse_counts(text: str) -> dict[str, int]:
+    """``'acne=30,red_spot=8'`` -> ``{'acne': 30, 'red_spot': 8}`` (types of SYNTH_TYPES)."""
+    out: dict[str, int] = {}
+    for part in text.split(","):
+        kind, sep, n = part.partition("=")
+        kind = kind.strip()
+        if not sep or kind not in SYNTH_TYPES or not n.strip().isdigit():
+            raise argparse.ArgumentTypeError(
+                f"bad count {part!r}: expected TYPE=N with TYPE one of {', '.join(SYNTH_TYPES)}")
+        out[kind] = int(n)
+    return out
+
+
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument(
@@ -543,6 +559,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--pair", action="store_true", help="also run the FFHQR pair part")
     ap.add_argument("--no-planted", action="store_true", help="skip the planted part")
     ap.add_argument("--images", default=None, help="only clean photos whose name matches GLOB")
+    ap.add_argument(
+        "--counts",
+        type=parse_counts,
+        default=None,
+        help="spots planted per photo, e.g. 'acne=30,red_spot=8,dark_spot=6' (a dense "
+        "breakout); default retouch.synth.DEFAULT_COUNTS",
+    )
     return ap.parse_args(argv)
 
 
@@ -562,7 +585,7 @@ def main(argv: Sequence[str] | None = None, retouch_fn: RetouchFn | None = None)
     args.out.mkdir(parents=True, exist_ok=True)
     planted = None
     if not args.no_planted:
-        planted = run_planted(faces, args.out, args.seeds, retouch_fn, args.images)
+        planted = run_planted(faces, args.out, args.seeds, retouch_fn, args.images, args.counts)
     pair = run_pair(faces, args.out, retouch_fn) if args.pair else None
     print(markdown(planted, pair))
     payload = {
@@ -570,6 +593,7 @@ def main(argv: Sequence[str] | None = None, retouch_fn: RetouchFn | None = None)
         "config": {
             "faces": str(faces),
             "seeds": list(args.seeds),
+            "counts": args.counts or dict(DEFAULT_COUNTS),
             "only": list(SYNTH_TYPES),
             "iou_threshold": IOU_THRESHOLD,
             "psnr_cap_db": PSNR_CAP,
