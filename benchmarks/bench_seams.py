@@ -25,7 +25,6 @@ import os
 import sys
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
@@ -33,26 +32,11 @@ if str(REPO / "src") not in sys.path:  # run from a checkout without installing
     sys.path.insert(0, str(REPO / "src"))
 
 from retouch import retouch  # noqa: E402
+from retouch.learn.metrics import edge_steps  # noqa: E402
 
 DEFAULT_FACES = Path(os.environ.get("RETOUCH_FACES", REPO.parent / "shared" / "faces"))
 FOLDERS = ("blemish", "clean", "multi")
 SUFFIXES = {".jpg", ".jpeg", ".png"}
-
-
-def edge_steps(before: np.ndarray, after: np.ndarray) -> np.ndarray:
-    """Change at the edge of the changed area, sorted descending.
-
-    Args:
-        before, after: ``(H, W, C)`` uint8 images of the same shape.
-
-    Returns:
-        1-D int array: for each pixel that changed and has an unchanged 8-neighbour,
-        its change (max over channels, code values), largest first.
-    """
-    ch = np.abs(after.astype(np.int16) - before.astype(np.int16)).max(axis=2)
-    unchanged = (ch == 0).astype(np.uint8)
-    near_unchanged = cv2.dilate(unchanged, np.ones((3, 3), np.uint8)) > 0
-    return np.sort(ch[near_unchanged & (ch > 0)])[::-1].astype(np.int32)
 
 
 def main() -> int:

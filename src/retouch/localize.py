@@ -297,8 +297,8 @@ SHINE_REDUCTION = 0.6
 #: Largest change a spot's fill may make, per unit of the spot's measured contrast
 #: (``d + 0.8 red``, L*/a* units; the bound is this times the contrast / 100, in RGB
 #: [0, 1], + 0.02). Bounds what a false detection on a structure (an eyelash's tip, a
-#: nose wing's shadow) can lighten; on the blemish benchmark 1.2-1.4 gives the best
-#: PSNR in the masks (31.32-31.33 dB vs 31.18 at 2.5, 30.89 at 0.8).
+#: nose wing's shadow) can lighten. PSNR in the blemish benchmark's masks: 31.32-31.33 dB
+#: for 1.2-1.5, 31.18 at the former 2.5, 30.89 at 0.8.
 FILL_CONTRAST_GAIN = 1.5
 
 #: Residuals are clipped at this many noise sigmas before they count towards the local

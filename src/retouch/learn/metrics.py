@@ -95,3 +95,22 @@ def iou(pred: np.ndarray, truth: np.ndarray) -> float:
     if union == 0:
         return 1.0
     return float(np.logical_and(pred, truth).sum() / union)
+
+
+def edge_steps(before: np.ndarray, after: np.ndarray) -> np.ndarray:
+    """Change at the edge of the changed area, largest first (a seam measure).
+
+    A fill that is smooth at its rim changes the pixels next to unchanged ones by a
+    few code values; a fill cut by a hard edge, or one laid over a structure that
+    goes on past it, by tens.
+
+    Args:
+        before, after: ``(H, W, C)`` integer images of the same shape and dtype.
+
+    Returns:
+        1-D ``int32``: for each pixel that changed (any channel) and has an unchanged
+        8-neighbour, its change (max over channels, code values), sorted descending.
+    """
+    ch = np.abs(after.astype(np.int32) - before.astype(np.int32)).max(axis=2)
+    near_unchanged = cv2.dilate((ch == 0).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    return np.sort(ch[near_unchanged & (ch > 0)])[::-1].astype(np.int32)
