@@ -7,8 +7,10 @@ that goes on past the spot (an eyelash, a crease, a contour), changes them by
 tens. For every photo of ``FACES/{blemish,clean,multi}`` this runs
 :func:`retouch.retouch` at default settings and reports, over the pixels that
 changed (any channel) and have an unchanged 8-neighbour, the largest and the
-10th-largest change (max over channels, 8-bit code values), and how many such
-pixels changed by 8 or more.
+10th-largest change (max over channels, 8-bit code values), how many such
+pixels changed by 8 or more, and how many acne / red / dark spots were found and
+how many of them were left because their fill was not contained
+(``kept_reason == "not contained"``, :func:`retouch.inpaint.fill_containment`).
 
 Usage::
 
@@ -50,8 +52,9 @@ def main() -> int:
         sys.exit(f"bench_seams: no photos under {args.faces}/{{{','.join(FOLDERS)}}}; "
                  "pass --faces PATH or set RETOUCH_FACES.")
     rows = []
-    print("| photo | largest step | 10th largest | edge pixels changed >= 8 |")
-    print("|---|---:|---:|---:|")
+    print("| photo | largest step | 10th largest | edge pixels changed >= 8 | spots found "
+          "| not contained |")
+    print("|---|---:|---:|---:|---:|---:|")
     for p in paths:
         res = retouch(str(p))
         src = res.source.pixels
@@ -61,14 +64,19 @@ def main() -> int:
         top = int(steps[0]) if steps.size else 0
         tenth = int(steps[9]) if steps.size > 9 else 0
         n8 = int(np.sum(steps >= 8))
+        spots = [im for im in res.report["imperfections"]
+                 if im["type"] in ("acne", "red_spot", "dark_spot")]
+        loose = sum(im.get("kept_reason") == "not contained" for im in spots)
         rows.append({"photo": f"{p.parent.name}/{p.name}", "max": top, "tenth": tenth,
-                     "n_ge_8": n8})
-        print(f"| {p.parent.name}/{p.name} | {top} | {tenth} | {n8} |", flush=True)
+                     "n_ge_8": n8, "spots": len(spots), "not_contained": loose})
+        print(f"| {p.parent.name}/{p.name} | {top} | {tenth} | {n8} | {len(spots)} | {loose} |",
+              flush=True)
     worst = max(rows, key=lambda r: r["max"]) if rows else None
     if worst:
         over = sum(r["max"] >= 50 for r in rows)
         print(f"\n{len(rows)} photos; largest step {worst['max']} ({worst['photo']}); "
-              f"{over} photos with a step >= 50")
+              f"{over} photos with a step >= 50; {sum(r['not_contained'] for r in rows)} of "
+              f"{sum(r['spots'] for r in rows)} spots found were left as not contained")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2))
     return 0

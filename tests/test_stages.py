@@ -10,7 +10,14 @@ import numpy as np
 import pytest
 
 from retouch.errors import InvalidInputError
-from retouch.inpaint import fill_patch, push_pull, reduce_highlight
+from retouch.inpaint import (
+    CONTAINMENT_MAX,
+    fill_containment,
+    fill_delta,
+    fill_patch,
+    push_pull,
+    reduce_highlight,
+)
 from retouch.pipeline import treatment_amounts
 from retouch.types import DEFAULT_TREATMENT, Alignment, Face
 
@@ -70,6 +77,39 @@ def test_fill_patch_respects_max_delta():
     p2[:, :10] = 0.0  # far-away source that would pull everything to black
     out = fill_patch(p2, a, w, 1.0, max_delta=0.03)
     assert np.abs(out - p2).max() <= 0.03 + 1e-6
+
+
+def _footprint(cy=48, cx=48, r=5.0):
+    yy, xx = np.mgrid[0:96, 0:96]
+    d2 = ((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * r**2)
+    return np.exp(-d2).astype(np.float32)
+
+
+def test_fill_containment_tells_a_spot_from_a_structure_going_on_past_it():
+    # The same footprint on (a) a round red spot that fades inside it and (b) a dark
+    # line (an eyelash, a nose wing's edge) that crosses it and goes on.
+    clean = _skin()
+    bump = _footprint()
+    alpha = np.clip(bump * 2.5, 0, 1)
+    alpha[alpha < 0.03] = 0
+    normal = 1.0 - np.clip(bump * 4, 0, 1)
+    spot = clean.copy()
+    spot[..., 1:] -= 0.14 * _footprint(r=3.0)[..., None]
+    line = clean.copy()
+    line[:, 45:52] *= 0.6  # as wide as the spot (a nose wing's rim, a brow's hairs)
+    # The localizer's robust fit of normal skin drops the line's pixels as outliers.
+    normal_line = normal.copy()
+    normal_line[:, 45:52] = 0.0
+    r_spot = fill_containment(fill_delta(spot, alpha, normal, 1.5, lighten_only=True), alpha)
+    r_line = fill_containment(fill_delta(line, alpha, normal_line, 1.5, lighten_only=True),
+                              alpha)
+    assert r_spot < 0.5 * CONTAINMENT_MAX < CONTAINMENT_MAX < r_line, (r_spot, r_line)
+    # fill_patch is fill_delta clipped and weighted by alpha.
+    d = fill_delta(spot, alpha, normal, 1.5)
+    assert np.allclose(fill_patch(spot, alpha, normal, 1.5, max_delta=0.05),
+                       spot + alpha[..., None] * np.clip(d, -0.05, 0.05), atol=1e-6)
+    # Too small a footprint to tell (no core): 0, never a rejection.
+    assert fill_containment(d, np.clip(alpha, 0, 0.5)) == 0.0
 
 
 def test_fill_patch_lighten_only_never_darkens_across_an_edge():

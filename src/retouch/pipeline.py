@@ -12,7 +12,7 @@ from __future__ import annotations
 import numbers
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,7 @@ from .closeup import analyze_closeup, check_closeup_settings, resolve_face_size
 from .detect import FaceDetector, get_detector
 from .errors import InvalidInputError
 from .imageio import load_image
-from .inpaint import fill_patch, reduce_highlight
+from .inpaint import CONTAINMENT_MAX, fill_containment, fill_delta, reduce_highlight
 from .localize import CropInstance, Localization, localize_imperfections
 from .parse import parse_regions
 from .types import (
@@ -52,6 +52,10 @@ ALPHA_EPS = 1.0 / 1024
 #: in green and blue): their removal may lighten and change colour, never darken.
 DARKER_TYPES = frozenset({"acne", "red_spot", "dark_spot", "mole", "freckle", "wrinkle",
                           "under_eye"})
+
+#: Spot types whose fill must be contained by its footprint (:func:`fill_containment`);
+#: kept types (moles, freckles) are removed only on request and are large and sharp.
+CONTAINED_TYPES = frozenset({"acne", "red_spot", "dark_spot"})
 
 
 def _is_unit(v: object) -> bool:
@@ -355,6 +359,7 @@ class RetouchPipeline:
             if inst.type not in ("mole", "freckle"):
                 prot = warp_mask_to_image(protect, al, box)
                 a_img = a_img * (1.0 - prot)
+            a_geo = a_img
             a_img = np.where(a_img * amount >= ALPHA_EPS, a_img * amount, 0.0).astype(np.float32)
             if not np.any(a_img):
                 continue
@@ -363,9 +368,15 @@ class RetouchPipeline:
                 filled = reduce_highlight(patch, a_img, inst.max_delta)
             else:
                 normal = warp_mask_to_image(loc.normal_skin, al, box)
-                filled = fill_patch(patch, a_img, normal, inst.texture_sigma / al.scale,
-                                    max_delta=inst.max_delta,
-                                    lighten_only=inst.type in DARKER_TYPES)
+                delta = fill_delta(patch, a_img, normal, inst.texture_sigma / al.scale,
+                                   lighten_only=inst.type in DARKER_TYPES)
+                if inst.type in CONTAINED_TYPES and \
+                        fill_containment(delta, a_geo) > CONTAINMENT_MAX:
+                    ims[-1] = replace(ims[-1], removed=False,
+                                                  kept_reason="not contained")
+                    continue
+                filled = patch + a_img[..., None] * np.clip(delta, -inst.max_delta,
+                                                            inst.max_delta)
             q = np.clip(np.rint(filled * maxv), 0, maxv).astype(out.dtype)
             sel = a_img > 0
             out[y0:y1, x0:x1][sel] = q[sel]

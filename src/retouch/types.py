@@ -256,6 +256,10 @@ class Imperfection:
         score: confidence / visibility in ``[0, 1]``.
         region: the named region it lies in (``"forehead"``...) or ``"skin"``.
         removed: whether it is treated in the output.
+        kept_reason: why a found imperfection of a treated type was left as it was
+            (``"not contained"``: its fill would have changed the footprint's rim
+            almost as much as its core, the mark of a structure such as a nose
+            wing's edge or an eyelash rather than a spot); ``""`` otherwise.
     """
 
     type: str
@@ -266,6 +270,7 @@ class Imperfection:
     score: float
     region: str = "skin"
     removed: bool = False
+    kept_reason: str = ""
 
     def __post_init__(self) -> None:
         if self.type not in IMPERFECTION_TYPES:
@@ -283,6 +288,7 @@ class Imperfection:
             "score": round(float(self.score), 4),
             "region": self.region,
             "removed": bool(self.removed),
+            **({"kept_reason": self.kept_reason} if self.kept_reason else {}),
         }
 
 
