@@ -121,12 +121,14 @@ def test_keep_the_freckles_keeps_them(load_rgb):
 def test_largest_selects_exactly_the_biggest(sample):
     res = run(sample, "remove the biggest pimple")
     found = res.report["instruction"]["found"]
-    treated = [f for f in found if f["treated"]]
     cands = [f for f in found if f["type"] in ("acne", "red_spot")]
-    assert len(treated) == 1
-    assert treated[0]["radius_px"] == max(f["radius_px"] for f in cands)
     op = res.report["instruction"]["operations"][0]
-    assert op["matched"] == len(cands) and op["touched"] == [treated[0]["id"]]
+    assert op["matched"] == len(cands) and len(op["touched"]) == 1
+    chosen = next(f for f in found if f["id"] == op["touched"][0])
+    assert chosen["radius_px"] == max(f["radius_px"] for f in cands)
+    # Treated unless its fill is not contained (then reported as left, pixels kept).
+    treated = [f["id"] for f in found if f["treated"]]
+    assert treated == ([] if chosen.get("kept_reason") else [chosen["id"]])
 
 
 def test_ids_select_one_instance_and_its_pixels_only(sample):
@@ -172,9 +174,12 @@ def test_later_operation_wins_and_keep_wins_within_a_request(sample):
     plan = Plan((Operation("remove", types=(kind,)),
                  Operation("keep", select=Selector("ids", ids=(one.id,)))))
     res = execute_plan(sample, merge(Plan(), plan).plan)
-    treated = {f["id"] for f in res.report["instruction"]["found"] if f["treated"]}
+    found = res.report["instruction"]["found"]
+    treated = {f["id"] for f in found if f["treated"]}
+    left = {f["id"] for f in found if f.get("kept_reason")}
     assert one.id not in treated
-    assert treated == {f.id for f in sample.instances if f.type == kind} - {one.id}
+    assert treated == {f.id for f in sample.instances if f.type == kind} - {one.id} - left
+    assert len(treated) >= 2
 
 
 def test_relative_ops_must_be_merged_first(sample):
@@ -191,6 +196,23 @@ def test_reply_is_grounded(sample):
     text = describe_result(res.report)
     assert text.startswith("Found no freckles on the nose")
     assert "no pimples on the neck" in text
+
+
+def test_a_spot_the_fill_leaves_is_not_claimed_as_removed(real):
+    """On the acne-scars profile a nose wing's edge is found as acne; the fill is not
+    contained by its footprint, so the pixels stay and the reply says so."""
+    from retouch.execute import describe_result
+
+    an = real["blemish/swati_acne_scars_profile.jpeg"]
+    res = run(an, "remove all blemishes")
+    found = res.report["instruction"]["found"]
+    left = [f for f in found if f.get("kept_reason") == "not contained"]
+    assert left and not any(f["treated"] for f in left)
+    assert any(abs(f["center"][0] - 182) < 6 and abs(f["center"][1] - 454) < 6 for f in left)
+    ch = changed(an, res)
+    assert not ch[445:465, 172:192].any()
+    text = describe_result(res.report)
+    assert f"left {len(left)} that look" in text, text
 
 
 # ----------------------------------------------------------------------------- delegation
