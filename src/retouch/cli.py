@@ -198,6 +198,9 @@ def _retouch_command(args: argparse.Namespace) -> int:
         if found:
             msg += "; " + ", ".join(f"{k} {v['removed']}/{v['found']}"
                                     for k, v in found.items())
+        n_left = sum(im.get("kept_reason") == "not contained" for im in rep["imperfections"])
+        if n_left:
+            msg += f"; {n_left} left as part of an edge or a hair (not contained)"
         msg += f" ({(t1 - t0) * 1000:.0f} ms)"
         print(msg)
     return 0
