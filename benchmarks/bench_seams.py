@@ -35,6 +35,7 @@ if str(REPO / "src") not in sys.path:  # run from a checkout without installing
 
 from retouch import retouch  # noqa: E402
 from retouch.learn.metrics import edge_steps  # noqa: E402
+from retouch.types import NOT_CONTAINED  # noqa: E402
 
 DEFAULT_FACES = Path(os.environ.get("RETOUCH_FACES", REPO.parent / "shared" / "faces"))
 FOLDERS = ("blemish", "clean", "multi")
@@ -66,7 +67,7 @@ def main() -> int:
         n8 = int(np.sum(steps >= 8))
         spots = [im for im in res.report["imperfections"]
                  if im["type"] in ("acne", "red_spot", "dark_spot")]
-        loose = sum(im.get("kept_reason") == "not contained" for im in spots)
+        loose = sum(im.get("kept_reason") == NOT_CONTAINED for im in spots)
         rows.append({"photo": f"{p.parent.name}/{p.name}", "max": top, "tenth": tenth,
                      "n_ge_8": n8, "spots": len(spots), "not_contained": loose})
         print(f"| {p.parent.name}/{p.name} | {top} | {tenth} | {n8} | {len(spots)} | {loose} |",

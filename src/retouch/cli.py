@@ -34,7 +34,7 @@ from .cli_common import (
 )
 from .errors import InvalidInputError, OutputError
 from .runtime import tune_allocator
-from .types import IMPERFECTION_TYPES
+from .types import IMPERFECTION_TYPES, NOT_CONTAINED
 
 #: Subcommands: ``retouch NAME ...`` runs ``retouch.<module>.main(argv_rest) -> int``.
 #: Anything else as first argument is the INPUT of the default retouch command.
@@ -198,7 +198,7 @@ def _retouch_command(args: argparse.Namespace) -> int:
         if found:
             msg += "; " + ", ".join(f"{k} {v['removed']}/{v['found']}"
                                     for k, v in found.items())
-        n_left = sum(im.get("kept_reason") == "not contained" for im in rep["imperfections"])
+        n_left = sum(im.get("kept_reason") == NOT_CONTAINED for im in rep["imperfections"])
         if n_left:
             msg += f"; {n_left} left as part of an edge or a hair (not contained)"
         msg += f" ({(t1 - t0) * 1000:.0f} ms)"

@@ -31,6 +31,7 @@ from .parse import parse_regions
 from .types import (
     DEFAULT_TREATMENT,
     IMPERFECTION_TYPES,
+    NOT_CONTAINED,
     Alignment,
     Face,
     FaceRegions,
@@ -372,8 +373,7 @@ class RetouchPipeline:
                                    lighten_only=inst.type in DARKER_TYPES)
                 if inst.type in CONTAINED_TYPES and \
                         fill_containment(delta, a_geo) > CONTAINMENT_MAX:
-                    ims[-1] = replace(ims[-1], removed=False,
-                                                  kept_reason="not contained")
+                    ims[-1] = replace(ims[-1], removed=False, kept_reason=NOT_CONTAINED)
                     continue
                 filled = patch + a_img[..., None] * np.clip(delta, -inst.max_delta,
                                                             inst.max_delta)

@@ -243,6 +243,11 @@ class FaceRegions:
             _check_array(f"masks[{name!r}]", m, 2, (np.float32,))
 
 
+#: :attr:`Imperfection.kept_reason` of a spot left because its fill would not stay
+#: inside its footprint (:func:`retouch.inpaint.fill_containment`).
+NOT_CONTAINED = "not contained"
+
+
 @dataclass(frozen=True)
 class Imperfection:
     """One localized imperfection instance.
