@@ -126,9 +126,12 @@ def test_largest_selects_exactly_the_biggest(sample):
     assert op["matched"] == len(cands) and len(op["touched"]) == 1
     chosen = next(f for f in found if f["id"] == op["touched"][0])
     assert chosen["radius_px"] == max(f["radius_px"] for f in cands)
-    # Treated unless its fill is not contained (then reported as left, pixels kept).
     treated = [f["id"] for f in found if f["treated"]]
-    assert treated == ([] if chosen.get("kept_reason") else [chosen["id"]])
+    assert treated == [chosen["id"]]
+    # Structures taken for spots (left as not contained) are not among the candidates,
+    # so the choice is never a spot that cannot be treated.
+    assert any(im.get("kept_reason") for im in res.report["imperfections"])
+    assert not any("kept_reason" in f for f in found)
 
 
 def test_ids_select_one_instance_and_its_pixels_only(sample):
@@ -198,21 +201,24 @@ def test_reply_is_grounded(sample):
     assert "no pimples on the neck" in text
 
 
-def test_a_spot_the_fill_leaves_is_not_claimed_as_removed(real):
-    """On the acne-scars profile a nose wing's edge is found as acne; the fill is not
-    contained by its footprint, so the pixels stay and the reply says so."""
+def test_a_structure_taken_for_a_spot_is_not_offered_to_instructions(real):
+    """On the acne-scars profile a nose wing's edge is found as acne, but its fill would
+    not be contained by its footprint: the report lists it as left, it is not among the
+    spots an instruction can pick, and its pixels stay."""
     from retouch.execute import describe_result
 
     an = real["blemish/swati_acne_scars_profile.jpeg"]
     res = run(an, "remove all blemishes")
+    left = [im for im in res.report["imperfections"] if im.get("kept_reason") == "not contained"]
+    assert left and not any(im["removed"] for im in left)
+    assert any(abs(im["center"][0] - 182) < 6 and abs(im["center"][1] - 454) < 6 for im in left)
     found = res.report["instruction"]["found"]
-    left = [f for f in found if f.get("kept_reason") == "not contained"]
-    assert left and not any(f["treated"] for f in left)
-    assert any(abs(f["center"][0] - 182) < 6 and abs(f["center"][1] - 454) < 6 for f in left)
-    ch = changed(an, res)
-    assert not ch[445:465, 172:192].any()
-    text = describe_result(res.report)
-    assert f"left {len(left)} that look" in text, text
+    assert found and not any(abs(f["center"][0] - 182) < 6 and abs(f["center"][1] - 454) < 6
+                             for f in found)
+    assert all(f["treated"] for f in found if f["type"] in ("acne", "red_spot", "dark_spot"))
+    assert not changed(an, res)[445:465, 172:192].any()
+    n = sum(f["type"] in ("acne", "red_spot", "dark_spot") for f in found)
+    assert f"{n} " in describe_result(res.report)
 
 
 # ----------------------------------------------------------------------------- delegation

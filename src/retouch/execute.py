@@ -129,6 +129,8 @@ class PhotoAnalysis:
         for fa in analyses:
             al = fa.alignment
             for k, inst in enumerate(fa.localization.instances):
+                if inst.kept_reason:  # not a spot (not contained): nothing to select
+                    continue
                 cx, cy = al.to_image(np.array([inst.center_xy]))[0]
                 found.append(Found(len(found), fa.face.index, k, inst.type, inst.region,
                                    (float(cx), float(cy)), float(inst.radius / al.scale),
@@ -422,18 +424,11 @@ def execute_plan(analysis: PhotoAnalysis, plan: Plan, *,
     changed = np.any(out != analysis.data.pixels, axis=2)
     report = core.report
     treated = {fid for fid, (a, _, _) in res.amounts.items() if a > 0}
-    # Spots the fill left (pipeline: not contained by their footprint) are not treated.
-    left = {f.id: im["kept_reason"] for f in analysis.instances
-            for im in report.get("imperfections", [])
-            if im.get("kept_reason") and im["face"] == f.face
-            and abs(im["center"][0] - f.center_xy[0]) < 0.5
-            and abs(im["center"][1] - f.center_xy[1]) < 0.5}
     report["instruction"] = {
         "plan": plan.to_dict(),
         "operations": [reports[i].to_dict() for i in sorted(reports)],
-        "found": [dict(f.to_dict(), treated=f.id in treated and f.id not in left,
-                       amount=round(res.amounts.get(f.id, (0.0,))[0], 3),
-                       **({"kept_reason": left[f.id]} if f.id in left else {}))
+        "found": [dict(f.to_dict(), treated=f.id in treated,
+                       amount=round(res.amounts.get(f.id, (0.0,))[0], 3))
                   for f in analysis.instances],
         "found_by_type": dict(analysis.counts()),
         "pixels_changed": int(changed.sum()),
@@ -662,14 +657,7 @@ def describe_result(report: dict[str, Any], only_ops: Sequence[int] | None = Non
         if only_ops is not None and r["index"] not in only_ops:
             continue
         if op.is_instance_op:
-            loose = [i for i in eff if found.get(i, {}).get("kept_reason")] \
-                if op.action != "keep" else []
-            done = [i for i in eff if i not in loose]
-            if done or not loose:
-                parts.append(_describe_instance_op(op, r, done, found))
-            if loose:
-                parts.append(f"left {len(loose)} that look{'s' if len(loose) == 1 else ''} "
-                             "like part of an edge or a hair, not a spot")
+            parts.append(_describe_instance_op(op, r, eff, found))
         elif op.is_region_op:
             verb = "smoothed" if op.action == "smooth" else "brightened"
             target = "the skin" + (_where(op.regions) or " everywhere")

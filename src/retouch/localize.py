@@ -24,10 +24,11 @@ from dataclasses import dataclass, replace
 import cv2
 import numpy as np
 
+from .inpaint import CONTAINMENT_MAX, fill_containment, fill_delta
 from .inpaint import gauss as _gauss
 from .morph import dilate_local
 from .runtime import helper_pool
-from .types import IMPERFECTION_TYPES, FaceRegions
+from .types import IMPERFECTION_TYPES, NOT_CONTAINED, FaceRegions
 
 #: Types found as compact blobs.
 SPOT_TYPES = ("acne", "red_spot", "dark_spot", "mole", "freckle")
@@ -55,6 +56,9 @@ class CropInstance:
             drop of L* (in L*/100 units) where ``alpha`` is 1; ``alpha`` there
             is the highlight's excess over normal skin relative to its peak.
         region: named region containing the centre.
+        kept_reason: ``""``, or why this instance is left untreated whatever the
+            settings (:data:`~retouch.types.NOT_CONTAINED`: a spot's fill would not
+            stay inside its footprint, :func:`spot_containment`).
     """
 
     type: str
@@ -67,6 +71,7 @@ class CropInstance:
     texture_sigma: float
     region: str = "skin"
     max_delta: float = 1.0
+    kept_reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -330,6 +335,75 @@ def spot_score(features: np.ndarray) -> float:
     return float(1.0 / (1.0 + np.exp(-np.clip(t, -30, 30))))
 
 
+#: Spot types a fill must be contained by the footprint to be treated
+#: (:func:`spot_containment`); kept types (moles, freckles) are large and sharp.
+CONTAINED_TYPES = frozenset({"acne", "red_spot", "dark_spot"})
+
+
+def _footprint(c: dict, lbl: np.ndarray, z: np.ndarray, dist_edge: np.ndarray,
+               skin: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    """The soft treatment footprint of candidate ``c`` and its box ``(x0, y0, x1, y1)``.
+
+    The candidate's component (``lbl == c["i"]``) grown over the blemish's own
+    falloff (connected pixels still clearly departing from normal skin, ``z > 2``,
+    up to ``0.8 r`` away), then feathered by a quarter radius; tails below 3 % are
+    cut so nothing else moves. Returns ``(h, w) float32`` in ``[0, 1]`` and the
+    crop box it covers (end-exclusive, crop pixels).
+    """
+    H, W = z.shape
+    grow = max(2.0, 0.8 * c["r"])
+    feather = max(0.7, 0.25 * c["r"])
+    pad = int(np.ceil(grow + 3 * feather)) + 2
+    x0, y0 = max(0, c["x"] - pad), max(0, c["y"] - pad)
+    x1, y1 = min(W, c["x"] + c["w"] + pad), min(H, c["y"] + c["h"] + pad)
+    core = (lbl[y0:y1, x0:x1] == c["i"]).astype(np.uint8)
+    k = int(2 * round(grow) + 1)
+    limit = cv2.dilate(core, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
+    fall = ((z[y0:y1, x0:x1] > 2.0) & (limit > 0)).astype(np.uint8) | core
+    _, lab_f = cv2.connectedComponents(fall, connectivity=8)
+    keep_ids = np.unique(lab_f[core > 0])
+    m = np.isin(lab_f, keep_ids[keep_ids > 0]).astype(np.uint8)
+    m = cv2.dilate(m, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3)))
+    a = np.clip(_gauss(m.astype(np.float32), feather) * 1.5, 0, 1)
+    # Faded out over ~2 feathers inside the skin's edge (nostril, eyelid, lips, the
+    # face's outline): the edge is a hard geometric cut, and cutting a filled spot
+    # with it would leave a straight seam as strong as the fill's change.
+    ramp = np.clip((dist_edge[y0:y1, x0:x1] - 0.5) / (2.0 * feather + 0.5), 0.0, 1.0)
+    ramp = ramp * ramp * (3.0 - 2.0 * ramp)
+    a = np.where(a < 0.03, 0.0, a) * np.clip(skin[y0:y1, x0:x1] * 1.5, 0, 1) * ramp
+    return a.astype(np.float32), (x0, y0, x1, y1)
+
+
+def spot_containment(crop: np.ndarray, normal_w: np.ndarray, alpha: np.ndarray,
+                     at_xy: tuple[int, int], radius: float, texture_sigma: float) -> float:
+    """How far a spot's fill would go on past its footprint (:func:`fill_containment`).
+
+    Args:
+        crop: ``(H, W, 3) float32`` RGB in ``[0, 1]``.
+        normal_w: ``(H, W) float32`` in ``[0, 1]``: normal-skin source weights.
+        alpha: ``(h, w) float32`` footprint in ``[0, 1]`` whose top-left corner is
+            crop pixel ``at_xy`` (``(x, y)``).
+        radius: the spot's radius, crop pixels (the fill draws on ``3 radius +
+            8 texture_sigma`` of context around the footprint, as the pipeline's).
+        texture_sigma: the fill's texture scale, crop pixels.
+
+    Returns:
+        The rim-over-core ratio of the fill's change (``0`` = contained; a structure
+        going on past the footprint scores about ``0.5`` to ``1``).
+    """
+    H, W = normal_w.shape
+    h, w = alpha.shape
+    x0, y0 = at_xy
+    ctx = int(np.ceil(3.0 * radius + 8.0 * texture_sigma))
+    X0, Y0 = max(0, x0 - ctx), max(0, y0 - ctx)
+    X1, Y1 = min(W, x0 + w + ctx), min(H, y0 + h + ctx)
+    a = np.zeros((Y1 - Y0, X1 - X0), np.float32)
+    a[y0 - Y0:y0 - Y0 + h, x0 - X0:x0 - X0 + w] = alpha
+    delta = fill_delta(crop[Y0:Y1, X0:X1], a, normal_w[Y0:Y1, X0:X1], texture_sigma,
+                       lighten_only=True)
+    return fill_containment(delta, a)
+
+
 def localize_imperfections(
     crop: np.ndarray, lab: np.ndarray, regions: FaceRegions, *, sensitivity: float = 0.5,
     face_size: float | None = None, debug: dict | None = None,
@@ -551,10 +625,18 @@ def _localize_box(crop: np.ndarray, lab: np.ndarray, regions: FaceRegions, u: fl
         if not windows:
             break
     lbl = acc
+    # Where a spot's fill may draw normal skin from before the spots are known: skin
+    # minus every candidate (grown by a pixel) and the robust fit's outliers, as the
+    # final normal-skin weight (below) but with candidates for the spots.
+    near_cand = _gauss(cv2.dilate((lbl > 0).astype(np.uint8), np.ones((3, 3), np.uint8))
+                       .astype(np.float32), 1.0)
+    normal0 = (skin * (1.0 - np.clip(near_cand * 1.5, 0, 1))
+               * np.sqrt(np.clip(w / np.maximum(skin, 1e-6), 0, 1))).astype(np.float32)
     if debug is not None:
         debug.update(dL=dL, da=da, db=db, D=D, R=R, busy_L=busy_L, busy_a=busy_a, s_L=s_L,
                      s_a=s_a, s_tex=s_tex, k_hi=k_hi, u=u, candidates=cand, skipped=skipped,
-                     strong=strong, z=z, skin=skin, inner=inner, smL=sm[..., 0])
+                     strong=strong, z=z, skin=skin, inner=inner, smL=sm[..., 0], lbl=lbl,
+                     normal0=normal0, dist_edge=dist_edge)
 
     # 3. Classify.
     # Field density (freckles) counts only clearly visible spots.
@@ -577,6 +659,7 @@ def _localize_box(crop: np.ndarray, lab: np.ndarray, regions: FaceRegions, u: fl
 
     instances: list[CropInstance] = []
     maps = {t: np.zeros((H, W), np.float32) for t in IMPERFECTION_TYPES}
+    loose = np.zeros((H, W), np.float32)  # footprints of spots left as not contained
     # Spots are not looked for where 3-D shading dominates: beside the eyes and in the
     # nose's side walls and nostril shadows.
     shade = dilate_local(regions.masks["eyes"] > 0.5, cv2.getStructuringElement(
@@ -623,40 +706,29 @@ def _localize_box(crop: np.ndarray, lab: np.ndarray, regions: FaceRegions, u: fl
                 continue
             score = float(np.clip(1.0 - np.exp(-(c["z"] - 0.8 * k_hi) / 3.0), 0.05, 1.0))
         c["decision"] = typ
-        # Footprint: the component grown over the blemish's own falloff (connected
-        # pixels still clearly departing from normal skin, up to 0.8 r away, z > 2), then
-        # feathered by a quarter radius; tails below 3 % are cut so nothing else moves.
-        grow = max(2.0, 0.8 * c["r"])
-        feather = max(0.7, 0.25 * c["r"])
-        pad = int(np.ceil(grow + 3 * feather)) + 2
-        x0, y0 = max(0, c["x"] - pad), max(0, c["y"] - pad)
-        x1, y1 = min(W, c["x"] + c["w"] + pad), min(H, c["y"] + c["h"] + pad)
-        core = (lbl[y0:y1, x0:x1] == c["i"]).astype(np.uint8)
-        k = int(2 * round(grow) + 1)
-        limit = cv2.dilate(core, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
-        fall = ((z[y0:y1, x0:x1] > 2.0) & (limit > 0)).astype(np.uint8) | core
-        n_f, lab_f = cv2.connectedComponents(fall, connectivity=8)
-        keep_ids = np.unique(lab_f[core > 0])
-        m = np.isin(lab_f, keep_ids[keep_ids > 0]).astype(np.uint8)
-        m = cv2.dilate(m, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3)))
-        a = np.clip(_gauss(m.astype(np.float32), feather) * 1.5, 0, 1)
-        # Faded out over ~2 feathers inside the skin's edge (nostril, eyelid, lips, the
-        # face's outline): the edge is a hard geometric cut, and cutting a filled spot
-        # with it would leave a straight seam as strong as the fill's change.
-        ramp = np.clip((dist_edge[y0:y1, x0:x1] - 0.5) / (2.0 * feather + 0.5), 0.0, 1.0)
-        ramp = ramp * ramp * (3.0 - 2.0 * ramp)
-        a = np.where(a < 0.03, 0.0, a) * np.clip(skin[y0:y1, x0:x1] * 1.5, 0, 1) * ramp
+        a, (x0, y0, x1, y1) = _footprint(c, lbl, z, dist_edge, skin)
+        tex = float(np.clip(0.0025 * u, 0.6, 0.5 * c["r"]))
+        # A spot whose fill would change its footprint's rim almost as much as its core
+        # is part of a structure going on past it (a nose wing's edge, an eyelash, a
+        # crease): it is reported, with the reason, and left.
+        kept = ""
+        if typ in CONTAINED_TYPES:
+            c["contain"] = spot_containment(crop, normal0, a, (x0, y0), c["r"], tex)
+            if c["contain"] > CONTAINMENT_MAX:
+                kept = c["kept_reason"] = NOT_CONTAINED
         inst = CropInstance(
             type=typ, center_xy=(c["cx"], c["cy"]), radius=c["r"],
             bbox_xywh=(int(c["x"]), int(c["y"]), int(c["w"]), int(c["h"])), score=score,
             alpha=a.astype(np.float32), support_xywh=(x0, y0, x1 - x0, y1 - y0),
-            texture_sigma=float(np.clip(0.0025 * u, 0.6, 0.5 * c["r"])),
+            texture_sigma=tex, kept_reason=kept,
             region=_region_at(regions, c["cx"], c["cy"]),
             max_delta=float(np.clip(
                 FILL_CONTRAST_GAIN * (c["d"] + 0.8 * c["red"]) / 100.0 + 0.02, 0.03, 0.6)),
         )
         instances.append(inst)
-        view = maps[typ][y0:y1, x0:x1]
+        # A structure left as it is is no spot (not in the type's map), but no source of
+        # normal skin either.
+        view = (loose if kept else maps[typ])[y0:y1, x0:x1]
         np.maximum(view, inst.alpha, out=view)
 
     # 4. Wrinkles: dark valleys (Hessian ridges) on the skin, spots excluded.
@@ -672,7 +744,7 @@ def _localize_box(crop: np.ndarray, lab: np.ndarray, regions: FaceRegions, u: fl
     maps["shine"] = sh_map
     instances += sh_inst
 
-    spot_any = np.zeros((H, W), np.float32)
+    spot_any = loose.copy()
     for t in SPOT_TYPES:
         np.maximum(spot_any, maps[t], out=spot_any)
     normal = skin * (1.0 - np.clip(spot_any * 1.5, 0, 1)) * (1.0 - np.clip(

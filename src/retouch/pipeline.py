@@ -12,7 +12,7 @@ from __future__ import annotations
 import numbers
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,13 +25,12 @@ from .closeup import analyze_closeup, check_closeup_settings, resolve_face_size
 from .detect import FaceDetector, get_detector
 from .errors import InvalidInputError
 from .imageio import load_image
-from .inpaint import CONTAINMENT_MAX, fill_containment, fill_delta, reduce_highlight
+from .inpaint import fill_patch, reduce_highlight
 from .localize import CropInstance, Localization, localize_imperfections
 from .parse import parse_regions
 from .types import (
     DEFAULT_TREATMENT,
     IMPERFECTION_TYPES,
-    NOT_CONTAINED,
     Alignment,
     Face,
     FaceRegions,
@@ -53,10 +52,6 @@ ALPHA_EPS = 1.0 / 1024
 #: in green and blue): their removal may lighten and change colour, never darken.
 DARKER_TYPES = frozenset({"acne", "red_spot", "dark_spot", "mole", "freckle", "wrinkle",
                           "under_eye"})
-
-#: Spot types whose fill must be contained by its footprint (:func:`fill_containment`);
-#: kept types (moles, freckles) are removed only on request and are large and sharp.
-CONTAINED_TYPES = frozenset({"acne", "red_spot", "dark_spot"})
 
 
 def _is_unit(v: object) -> bool:
@@ -162,7 +157,8 @@ class FaceAnalysis:
 #: ``(face analysis, index in localization.instances, instance) -> (amount, clip)``.
 #: ``amount`` in ``[0, 1]`` replaces the per-type amount (0 = untouched); ``clip`` is
 #: ``None`` or an ``(S, S) float32`` crop-space map in ``[0, 1]`` that multiplies the
-#: instance's footprint (confines a treatment to a region).
+#: instance's footprint (confines a treatment to a region). It is not asked about an
+#: instance with a ``kept_reason`` (never treated).
 InstanceAmount = Callable[[FaceAnalysis, int, CropInstance], tuple[float, "np.ndarray | None"]]
 
 
@@ -331,16 +327,19 @@ class RetouchPipeline:
             bbox = _image_box_of(al, inst.bbox_xywh, 0.0, (H, W))
             cx, cy = al.to_image(np.array([inst.center_xy]))[0]
             amount, clip = amounts[inst.type], None
-            if instance_amount is not None:
+            if instance_amount is not None and not inst.kept_reason:
                 amount, clip = instance_amount(fa, k, inst)
-            treat = amount > 0
+            treat = amount > 0 and not inst.kept_reason
             bx0, by0, bx1, by1 = bbox
             ims.append(Imperfection(
                 type=inst.type, face_index=fa.face.index,
                 bbox_xywh=(bx0, by0, max(1, bx1 - bx0), max(1, by1 - by0)),
                 center_xy=(float(cx), float(cy)), radius_px=inst.radius / al.scale,
                 score=float(inst.score), region=inst.region, removed=bool(treat),
+                kept_reason=inst.kept_reason if amount > 0 else "",
             ))
+            if inst.kept_reason:
+                continue  # left whatever the settings (not a spot): no mask, no fill
             sup = inst.support_xywh
             # The footprint in image space, and the context the fill draws from (a
             # highlight is toned down in place: no context).
@@ -360,7 +359,6 @@ class RetouchPipeline:
             if inst.type not in ("mole", "freckle"):
                 prot = warp_mask_to_image(protect, al, box)
                 a_img = a_img * (1.0 - prot)
-            a_geo = a_img
             a_img = np.where(a_img * amount >= ALPHA_EPS, a_img * amount, 0.0).astype(np.float32)
             if not np.any(a_img):
                 continue
@@ -369,14 +367,9 @@ class RetouchPipeline:
                 filled = reduce_highlight(patch, a_img, inst.max_delta)
             else:
                 normal = warp_mask_to_image(loc.normal_skin, al, box)
-                delta = fill_delta(patch, a_img, normal, inst.texture_sigma / al.scale,
-                                   lighten_only=inst.type in DARKER_TYPES)
-                if inst.type in CONTAINED_TYPES and \
-                        fill_containment(delta, a_geo) > CONTAINMENT_MAX:
-                    ims[-1] = replace(ims[-1], removed=False, kept_reason=NOT_CONTAINED)
-                    continue
-                filled = patch + a_img[..., None] * np.clip(delta, -inst.max_delta,
-                                                            inst.max_delta)
+                filled = fill_patch(patch, a_img, normal, inst.texture_sigma / al.scale,
+                                    max_delta=inst.max_delta,
+                                    lighten_only=inst.type in DARKER_TYPES)
             q = np.clip(np.rint(filled * maxv), 0, maxv).astype(out.dtype)
             sel = a_img > 0
             out[y0:y1, x0:x1][sel] = q[sel]

@@ -244,7 +244,7 @@ class FaceRegions:
 
 
 #: :attr:`Imperfection.kept_reason` of a spot left because its fill would not stay
-#: inside its footprint (:func:`retouch.inpaint.fill_containment`).
+#: inside its footprint (:func:`retouch.localize.spot_containment`).
 NOT_CONTAINED = "not contained"
 
 
