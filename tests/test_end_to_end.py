@@ -249,7 +249,10 @@ def test_a_structure_taken_for_a_spot_is_left_alone(faces_dir):
     """On the acne-scars profile the edge of the nose wing at (182, 454) is found as
     acne; filling it lightened the wing's rim into a pale patch (87 code values).
     Its fill would change the footprint's rim almost as much as its core
-    (fill_containment 0.89), so it is reported, kept, and the pixels stay."""
+    (localize.spot_containment 0.90), so it is reported, kept, and the pixels stay;
+    it is in no type mask and no source of normal skin."""
+    from retouch.pipeline import RetouchPipeline
+
     res = retouch(str(faces_dir / "blemish/swati_acne_scars_profile.jpeg"))
     near = [im for im in res.report["imperfections"]
             if abs(im["center"][0] - 182) < 6 and abs(im["center"][1] - 454) < 6]
@@ -257,6 +260,17 @@ def test_a_structure_taken_for_a_spot_is_left_alone(faces_dir):
                         for im in near), near
     diff = np.abs(res.image.astype(int) - res.source.pixels.astype(int)).max(axis=2)
     assert diff[440:470, 170:195].max() <= 3
+    assert not any(res.masks[t][448:460, 176:188].any() for t in ("acne", "removed"))
+    # In the localization: flagged, out of the type's map, not drawn from as normal skin.
+    (fa,) = RetouchPipeline().analyze(res.source)[1]
+    kept = [i for i in fa.localization.instances if i.kept_reason]
+    xy = fa.alignment.to_image(np.array([i.center_xy for i in kept]))
+    inst = kept[int(np.argmin(np.hypot(xy[:, 0] - 182, xy[:, 1] - 454)))]
+    x, y, w, h = inst.support_xywh
+    core = inst.alpha > 0.9
+    assert core.any()
+    assert fa.localization.maps[inst.type][y:y + h, x:x + w][core].max() < 0.9
+    assert fa.localization.normal_skin[y:y + h, x:x + w][core].max() < 0.05
     # The photo's other spots are still treated.
     assert sum(im["removed"] for im in res.report["imperfections"]
                if im["type"] in ("acne", "red_spot", "dark_spot")) >= 10
