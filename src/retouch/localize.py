@@ -719,7 +719,7 @@ def _localize_box(crop: np.ndarray, lab: np.ndarray, regions: FaceRegions, u: fl
         inst = CropInstance(
             type=typ, center_xy=(c["cx"], c["cy"]), radius=c["r"],
             bbox_xywh=(int(c["x"]), int(c["y"]), int(c["w"]), int(c["h"])), score=score,
-            alpha=a.astype(np.float32), support_xywh=(x0, y0, x1 - x0, y1 - y0),
+            alpha=a, support_xywh=(x0, y0, x1 - x0, y1 - y0),
             texture_sigma=tex, kept_reason=kept,
             region=_region_at(regions, c["cx"], c["cy"]),
             max_delta=float(np.clip(
