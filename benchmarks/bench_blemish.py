@@ -278,6 +278,7 @@ def run_planted(
     retouch_fn: RetouchFn,
     pattern: str | None = None,
     counts: dict[str, int] | None = None,
+    also: Sequence[str] = (),
 ) -> dict[str, Any]:
     rows: list[dict[str, Any]] = []
     skipped: list[dict[str, str]] = []
@@ -297,7 +298,7 @@ def run_planted(
                                       rng=seed)
             t0 = time.perf_counter()
             try:
-                res = retouch_fn(planted.image, only=list(SYNTH_TYPES))
+                res = retouch_fn(planted.image, only=[*SYNTH_TYPES, *also])
             except Exception as exc:  # a benchmark records failures and goes on
                 note = f"retouch failed: {type(exc).__name__}: {exc}"
                 print(f"note: {path.name} seed {seed}: {note}", file=sys.stderr)
@@ -566,6 +567,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="spots planted per photo, e.g. 'acne=30,red_spot=8,dark_spot=6' (a dense "
         "breakout); default retouch.synth.DEFAULT_COUNTS",
     )
+    ap.add_argument(
+        "--also",
+        default="",
+        help="types treated besides the planted ones, e.g. 'redness' (comma list); "
+        "its changes count as changes outside the masks",
+    )
     return ap.parse_args(argv)
 
 
@@ -585,7 +592,9 @@ def main(argv: Sequence[str] | None = None, retouch_fn: RetouchFn | None = None)
     args.out.mkdir(parents=True, exist_ok=True)
     planted = None
     if not args.no_planted:
-        planted = run_planted(faces, args.out, args.seeds, retouch_fn, args.images, args.counts)
+        also = [t for t in args.also.split(",") if t.strip()]
+        planted = run_planted(faces, args.out, args.seeds, retouch_fn, args.images, args.counts,
+                              also)
     pair = run_pair(faces, args.out, retouch_fn) if args.pair else None
     print(markdown(planted, pair))
     payload = {
@@ -594,7 +603,7 @@ def main(argv: Sequence[str] | None = None, retouch_fn: RetouchFn | None = None)
             "faces": str(faces),
             "seeds": list(args.seeds),
             "counts": args.counts or dict(DEFAULT_COUNTS),
-            "only": list(SYNTH_TYPES),
+            "only": [*SYNTH_TYPES, *(t for t in args.also.split(",") if t.strip())],
             "iou_threshold": IOU_THRESHOLD,
             "psnr_cap_db": PSNR_CAP,
             "opencv_baseline": "cv2.inpaint TELEA radius 3, GT masks dilated by 2 px",

@@ -274,3 +274,34 @@ def test_a_structure_taken_for_a_spot_is_left_alone(faces_dir):
     # The photo's other spots are still treated.
     assert sum(im["removed"] for im in res.report["imperfections"]
                if im["type"] in ("acne", "red_spot", "dark_spot")) >= 10
+
+
+def test_breakout_redness_is_evened_between_the_spots(load_rgb):
+    """A dense planting is a breakout: the skin between its spots loses redness."""
+    import cv2
+
+    from retouch.synth import face_skin_mask, plant_blemishes
+
+    clean = load_rgb("clean/innerverz_003_face.png")
+    skin, size = face_skin_mask(clean)
+    p = plant_blemishes(clean, skin, face_size_px=size, counts={"acne": 30, "red_spot": 8},
+                        rng=0)
+    res = retouch(p.image)
+    red = [i for i in res.report["imperfections"] if i["type"] == "redness"]
+    assert red and all(i["removed"] for i in red)
+    m = (res.masks["redness"] > 0) & ~p.union_mask
+    assert m.sum() > 500
+    lab_in = cv2.cvtColor(p.image, cv2.COLOR_RGB2Lab).astype(float)
+    lab_out = cv2.cvtColor(res.image, cv2.COLOR_RGB2Lab).astype(float)
+    # a* falls (8-bit Lab: a* units x 1), L* never drops, b* barely moves.
+    assert (lab_out[..., 1] - lab_in[..., 1])[m].mean() < -0.3
+    assert (lab_out[..., 0] - lab_in[..., 0])[m].min() >= -1.0
+    assert abs((lab_out[..., 2] - lab_in[..., 2])[m].mean()) < 0.5
+    # Kept on request, and never on the clean face (no breakout there).
+    kept = retouch(p.image, keep=["redness"])
+    assert not any(i["removed"] for i in kept.report["imperfections"]
+                   if i["type"] == "redness")
+    changed = np.any(res.image != p.image, axis=2) & m
+    changed_kept = np.any(kept.image != p.image, axis=2) & m
+    assert changed_kept.sum() < 0.2 * changed.sum()
+    assert not [i for i in retouch(clean).report["imperfections"] if i["type"] == "redness"]

@@ -59,6 +59,7 @@ _TYPE_NOUN = {
     "freckle": ("freckle", "freckles"), "wrinkle": ("wrinkle", "wrinkles"),
     "under_eye": ("dark under-eye area", "dark under-eye areas"),
     "shine": ("shiny area", "shiny areas"),
+    "redness": ("reddened area", "reddened areas"),
 }
 _REGION_WORD = {
     "skin": "skin", "forehead": "forehead", "left_cheek": "left cheek",

@@ -166,6 +166,24 @@ def reduce_highlight(patch: np.ndarray, alpha: np.ndarray, max_drop: float) -> n
     return np.where(alpha[..., None] > 0, out, patch)
 
 
+def shift_lab(patch: np.ndarray, alpha: np.ndarray, shift: np.ndarray) -> np.ndarray:
+    """Shift CIE L* and a* by a smooth field (redness evening); texture and b* stay.
+
+    Args:
+        patch: ``(h, w, 3) float32`` RGB in ``[0, 1]``, image pixels.
+        alpha: ``(h, w) float32`` in ``[0, 1]``: share of ``shift`` applied per pixel.
+        shift: ``(h, w, 2) float32``: the change of L* and a* (L*/a* units) where
+            ``alpha`` is 1.
+
+    Returns:
+        ``(h, w, 3) float32`` in ``[0, 1]``: equal to ``patch`` where ``alpha == 0``.
+    """
+    lab = cv2.cvtColor(np.ascontiguousarray(patch, np.float32), cv2.COLOR_RGB2Lab)
+    lab[..., :2] += shift * alpha[..., None]
+    out = np.clip(cv2.cvtColor(lab, cv2.COLOR_Lab2RGB), 0.0, 1.0)
+    return np.where(alpha[..., None] > 0, out, patch)
+
+
 #: A spot's fill is applied only if its change on the footprint's rim stays below this
 #: fraction of its change in the core (:func:`fill_containment`). Measured on the
 #: benchmark's fills (session 12): 90 % of planted spots' fills are below 0.11, 97 %

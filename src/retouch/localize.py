@@ -59,6 +59,9 @@ class CropInstance:
         kept_reason: ``""``, or why this instance is left untreated whatever the
             settings (:data:`~retouch.types.NOT_CONTAINED`: a spot's fill would not
             stay inside its footprint, :func:`spot_containment`).
+        shift: ``redness`` only: ``(h, w, 2) float32`` over the support box, the
+            change of CIE L* and a* (in L*/a* units) where ``alpha`` is 1;
+            ``None`` for every other type.
     """
 
     type: str
@@ -72,6 +75,7 @@ class CropInstance:
     region: str = "skin"
     max_delta: float = 1.0
     kept_reason: str = ""
+    shift: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -743,6 +747,11 @@ def _localize_box(crop: np.ndarray, lab: np.ndarray, regions: FaceRegions, u: fl
     instances += ue_inst
     maps["shine"] = sh_map
     instances += sh_inst
+    # 7. Redness between the spots of a breakout.
+    breakout = [i for i in instances if i.type in ("acne", "red_spot") and not i.kept_reason]
+    maps["redness"], rd_inst = _redness(lab, inner, skin, breakout, np.maximum(spots, loose), u,
+                                           regions)
+    instances += rd_inst
 
     spot_any = loose.copy()
     for t in SPOT_TYPES:
@@ -844,6 +853,107 @@ def _under_eye(sm: np.ndarray, bg: np.ndarray, regions: FaceRegions,
             support_xywh=(int(sx0), int(sy0), int(sx1 - sx0), int(sy1 - sy0)),
             texture_sigma=float(0.008 * u), region=f"{side}_under_eye",
             max_delta=float(np.clip(1.5 * float(dark[ue > 0.5].max()) / 100.0, 0.02, 0.3)),
+        ))
+    return out, inst
+
+
+#: Redness evening (inside a breakout): the normal redness is a one-sided robust fit
+#: of a* over this width (x face size); wider fits take the shading side of a face
+#: for redness, narrower ones leave the blotches between spots.
+REDNESS_SCALE = 0.02
+#: a* units above the normal redness that are left (the skin's own variation).
+REDNESS_MARGIN = 1.5
+#: A pixel's L* is lifted toward the normal skin's by up to this many L* per a*
+#: removed (haemoglobin darkens as it reddens); never beyond the normal L*.
+REDNESS_LIFT = 1.5
+#: Breakout: acne / red spots are counted with a Gaussian of this width (x face
+#: size); evening starts where the count exceeds BREAKOUT_MIN and is full one
+#: spot above it.
+BREAKOUT_SIGMA = 0.12
+BREAKOUT_MIN = 1.0
+#: Fewest spots on the face for a breakout.
+BREAKOUT_SPOTS = 5
+
+
+def _spot_count(shape: tuple[int, int], xy: list[tuple[float, float]], sigma: float
+                ) -> np.ndarray:
+    """Gaussian-weighted count of points near each pixel (1 at an isolated point)."""
+    H, W = shape
+    f = max(1, int(sigma // 4))
+    h, w = max(1, -(-H // f)), max(1, -(-W // f))
+    imp = np.zeros((h, w), np.float32)
+    for x, y in xy:
+        imp[min(h - 1, int(y / f)), min(w - 1, int(x / f))] += 1.0
+    cnt = _gauss(imp, sigma / f) * np.float32(2.0 * np.pi * (sigma / f) ** 2)
+    return cv2.resize(cnt, (w * f, h * f), interpolation=cv2.INTER_LINEAR)[:H, :W]
+
+
+def _redness(lab: np.ndarray, inner: np.ndarray, skin: np.ndarray,
+             spots: list[CropInstance], spot_cover: np.ndarray, u: float,
+             regions: FaceRegions) -> tuple[np.ndarray, list[CropInstance]]:
+    """Redness to even out between the spots of a breakout (dense acne).
+
+    In a breakout the marks touch and sit in reddened skin, so no surround is
+    normal and most of them never stand out as spots. Where at least
+    :data:`BREAKOUT_MIN` treated acne / red spots lie close together (and
+    :data:`BREAKOUT_SPOTS` on the face), a* above a one-sided robust fit of the
+    normal redness (:data:`REDNESS_SCALE`) by more than :data:`REDNESS_MARGIN`
+    is removed, and L* is lifted with it (at most :data:`REDNESS_LIFT` L* per a*,
+    never above the normal L*). The change is a smooth field (the Lab is
+    smoothed at spot scale first), so pores and grain are shifted, not replaced.
+    The spots' own footprints (``spot_cover``) are left to their fills.
+
+    Returns:
+        The ``(H, W)`` map in ``[0, 1]`` and one ``redness`` instance per
+        connected breakout area (``shift`` holds the L*, a* change).
+    """
+    H, W = skin.shape
+    out = np.zeros((H, W), np.float32)
+    if len(spots) < BREAKOUT_SPOTS:
+        return out, []
+    gate = np.clip(_spot_count((H, W), [i.center_xy for i in spots], BREAKOUT_SIGMA * u)
+                   - BREAKOUT_MIN, 0.0, 1.0)
+    if not np.any(gate > 0):
+        return out, []
+    sm = _gauss(lab, max(1.0, 0.003 * u))
+    w = inner.astype(np.float32)
+    ref = normalized_blur(sm, w, REDNESS_SCALE * u)
+    for _ in range(3):  # one-sided: pixels redder than the fit lose their weight
+        w = inner * np.exp(-np.maximum(0.0, (sm[..., 1] - ref[..., 1]) / 1.5) ** 2)
+        ref = normalized_blur(sm, w, REDNESS_SCALE * u)
+    # Haemoglobin reddens a* more than it yellows b*; melanin (freckles, tan) yellows
+    # b* about as much (the spot classes' rule): a pixel whose yellowing is 0.9x its
+    # reddening or more is melanin's and stays, at 0.5x or less it is evened.
+    red = sm[..., 1] - ref[..., 1]
+    yel = np.maximum(0.0, sm[..., 2] - ref[..., 2])
+    haem = np.clip((0.9 - yel / np.maximum(red, 1e-3)) / 0.4, 0.0, 1.0)
+    ex = np.maximum(0.0, red - REDNESS_MARGIN) * haem
+    # Normal L*: the fit without redder or darker pixels.
+    w_l = w * np.exp(-np.maximum(0.0, (ref[..., 0] - sm[..., 0]) / 3.0) ** 2)
+    ref_l = normalized_blur(sm[..., 0], w_l, REDNESS_SCALE * u)
+    lift = np.minimum(np.maximum(0.0, ref_l - sm[..., 0]), REDNESS_LIFT * ex)
+    where = (gate * _gauss(skin.astype(np.float32), 2.0)
+             * (1.0 - np.clip(spot_cover * 1.5, 0.0, 1.0))).astype(np.float32)
+    out = (np.clip(ex / 6.0, 0.0, 1.0) * where).astype(np.float32)
+    inst: list[CropInstance] = []
+    n, lbl, stats, cents = cv2.connectedComponentsWithStats((where > 0.05).astype(np.uint8), 8)
+    for i in range(1, n):
+        x, y, bw, bh, a = (int(v) for v in stats[i])
+        if a < (0.03 * u) ** 2:
+            continue
+        sl = (slice(y, y + bh), slice(x, x + bw))
+        own = (lbl[sl] == i)
+        if not np.any(ex[sl][own] > 0):
+            continue
+        cx, cy = float(cents[i][0]), float(cents[i][1])
+        inst.append(CropInstance(
+            type="redness", center_xy=(cx, cy), radius=float(np.sqrt(a / np.pi)),
+            bbox_xywh=(x, y, bw, bh),
+            score=float(np.clip(np.mean(ex[sl][own]) / 3.0, 0.05, 1.0)),
+            alpha=(where[sl] * own * np.clip(ex[sl], 0.0, 1.0)).astype(np.float32),
+            support_xywh=(x, y, bw, bh),
+            texture_sigma=float(max(1.0, 0.003 * u)), region=_region_at(regions, cx, cy),
+            shift=np.dstack([lift[sl], -ex[sl]]).astype(np.float32),
         ))
     return out, inst
 

@@ -25,7 +25,7 @@ from .closeup import analyze_closeup, check_closeup_settings, resolve_face_size
 from .detect import FaceDetector, get_detector
 from .errors import InvalidInputError
 from .imageio import load_image
-from .inpaint import fill_patch, reduce_highlight
+from .inpaint import fill_patch, reduce_highlight, shift_lab
 from .localize import CropInstance, Localization, localize_imperfections
 from .parse import parse_regions
 from .types import (
@@ -42,7 +42,7 @@ from .types import (
 #: Amount used for a type the user selected explicitly with ``only``.
 SELECTED_TREATMENT: dict[str, float] = {
     "acne": 1.0, "red_spot": 1.0, "dark_spot": 1.0, "mole": 1.0, "freckle": 1.0,
-    "wrinkle": 0.8, "under_eye": 0.7, "shine": 0.7,
+    "wrinkle": 0.8, "under_eye": 0.7, "shine": 0.7, "redness": 1.0,
 }
 #: The strength at which the default treatment table applies as written.
 NATURAL_STRENGTH = 0.8
@@ -50,6 +50,8 @@ NATURAL_STRENGTH = 0.8
 ALPHA_EPS = 1.0 / 1024
 #: Imperfections the localizer finds as darker than normal skin (a red spot is darker
 #: in green and blue): their removal may lighten and change colour, never darken.
+#: Tone corrections over areas, applied after the spots' fills.
+BROAD_TYPES = frozenset({"under_eye", "shine", "redness"})
 DARKER_TYPES = frozenset({"acne", "red_spot", "dark_spot", "mole", "freckle", "wrinkle",
                           "under_eye"})
 
@@ -322,7 +324,7 @@ class RetouchPipeline:
         t_syn = 0.0
         # Spots first (small, sharp), then broad tone corrections.
         order = sorted(enumerate(loc.instances),
-                       key=lambda ki: ki[1].type in ("under_eye", "shine"))
+                       key=lambda ki: ki[1].type in BROAD_TYPES)
         for k, inst in order:
             bbox = _image_box_of(al, inst.bbox_xywh, 0.0, (H, W))
             cx, cy = al.to_image(np.array([inst.center_xy]))[0]
@@ -343,7 +345,7 @@ class RetouchPipeline:
             sup = inst.support_xywh
             # The footprint in image space, and the context the fill draws from (a
             # highlight is toned down in place: no context).
-            ctx = 0.0 if inst.type == "shine" else \
+            ctx = 0.0 if inst.type in ("shine", "redness") else \
                 3.0 * inst.radius / al.scale + 8.0 * inst.texture_sigma / al.scale
             box = _image_box_of(al, sup, ctx, (H, W))
             x0, y0, x1, y1 = box
@@ -365,6 +367,10 @@ class RetouchPipeline:
             patch = out[y0:y1, x0:x1].astype(np.float32) * (1.0 / maxv)
             if inst.type == "shine":
                 filled = reduce_highlight(patch, a_img, inst.max_delta)
+            elif inst.shift is not None:
+                shift = np.dstack([warp_mask_to_image(inst.shift[..., c], al, box,
+                                                      (sup[0], sup[1])) for c in range(2)])
+                filled = shift_lab(patch, a_img, shift)
             else:
                 normal = warp_mask_to_image(loc.normal_skin, al, box)
                 filled = fill_patch(patch, a_img, normal, inst.texture_sigma / al.scale,

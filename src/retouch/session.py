@@ -423,7 +423,7 @@ def _found_sentence(an: PhotoAnalysis) -> str:
         sub = ", ".join(f"{c[t]} {_noun([t], c[t])}" for t in ("acne", "red_spot", "dark_spot")
                         if c[t])
         parts.append(f"{blem} {'blemish' if blem == 1 else 'blemishes'} ({sub})")
-    for t in ("freckle", "mole", "wrinkle", "shine"):
+    for t in ("freckle", "mole", "wrinkle", "shine", "redness"):
         if c[t]:
             parts.append(f"{c[t]} {_noun([t], c[t])}")
     if c["under_eye"]:
@@ -437,7 +437,8 @@ def _found_sentence(an: PhotoAnalysis) -> str:
 
 _TYPE_COLOURS = {"acne": (255, 60, 60), "red_spot": (255, 140, 0), "dark_spot": (160, 90, 255),
                  "mole": (0, 200, 255), "freckle": (255, 230, 0), "wrinkle": (0, 255, 120),
-                 "under_eye": (255, 255, 255), "shine": (200, 200, 200)}
+                 "under_eye": (255, 255, 255), "shine": (200, 200, 200),
+                 "redness": (255, 120, 170)}
 
 
 def _annotate(image: np.ndarray, an: PhotoAnalysis, treated: set[int]) -> np.ndarray:

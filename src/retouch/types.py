@@ -35,6 +35,7 @@ IMPERFECTION_TYPES: tuple[str, ...] = (
     "wrinkle",
     "under_eye",
     "shine",
+    "redness",
 )
 
 #: How strongly each type is treated by default at ``strength=0.8`` (0 = kept;
@@ -45,6 +46,9 @@ IMPERFECTION_TYPES: tuple[str, ...] = (
 #: is toned down a little (0.2: 12 % of a highlight's excess over normal skin;
 #: the highlight keeps its shape), as the FFHQR professional retouch of
 #: ``ffhqr_00000`` does (PSNR to that target peaks at 0.15-0.2; one pair).
+#: Redness is evened out only inside a breakout (where several acne or red spots
+#: were found close together; elsewhere the localizer reports none), so it is
+#: treated like the spots themselves.
 DEFAULT_TREATMENT: dict[str, float] = {
     "acne": 1.0,
     "red_spot": 1.0,
@@ -54,6 +58,7 @@ DEFAULT_TREATMENT: dict[str, float] = {
     "wrinkle": 0.0,
     "under_eye": 0.0,
     "shine": 0.2,
+    "redness": 1.0,
 }
 
 #: Named face regions produced by the parser.

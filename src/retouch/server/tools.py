@@ -42,14 +42,14 @@ def _check_xy(analysis: PhotoAnalysis, x: float, y: float) -> None:
 def found_near(analysis: PhotoAnalysis, x: float, y: float, radius_px: float) -> list[Found]:
     """Found spots touched by a brush circle, nearest first.
 
-    Broad areas (wrinkles, under-eye, shine) are never picked by a click: their
+    Broad areas (wrinkles, under-eye, shine, redness) are never picked by a click: their
     extent is far larger than the brush, so healing one would surprise the user;
     they are treated with the sliders or the paint tool.
     """
     _check_xy(analysis, x, y)
     hits = []
     for f in analysis.instances:
-        if f.type in ("wrinkle", "under_eye", "shine"):
+        if f.type in ("wrinkle", "under_eye", "shine", "redness"):
             continue
         d = float(np.hypot(f.center_xy[0] - x, f.center_xy[1] - y))
         if d <= radius_px + f.radius_px:
