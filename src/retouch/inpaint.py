@@ -160,20 +160,17 @@ def reduce_highlight(patch: np.ndarray, alpha: np.ndarray, max_drop: float) -> n
     Returns:
         ``(h, w, 3) float32`` in ``[0, 1]``: equal to ``patch`` where ``alpha == 0``.
     """
-    lab = cv2.cvtColor(np.ascontiguousarray(patch, np.float32), cv2.COLOR_RGB2Lab)
-    lab[..., 0] -= alpha * (100.0 * max_drop)
-    out = np.clip(cv2.cvtColor(lab, cv2.COLOR_Lab2RGB), 0.0, 1.0)
-    return np.where(alpha[..., None] > 0, out, patch)
+    return shift_lab(patch, alpha, np.array([-100.0 * max_drop, 0.0], np.float32))
 
 
 def shift_lab(patch: np.ndarray, alpha: np.ndarray, shift: np.ndarray) -> np.ndarray:
-    """Shift CIE L* and a* by a smooth field (redness evening); texture and b* stay.
+    """Shift CIE L* and a* by a smooth field (redness evening, shine); texture and b* stay.
 
     Args:
         patch: ``(h, w, 3) float32`` RGB in ``[0, 1]``, image pixels.
         alpha: ``(h, w) float32`` in ``[0, 1]``: share of ``shift`` applied per pixel.
-        shift: ``(h, w, 2) float32``: the change of L* and a* (L*/a* units) where
-            ``alpha`` is 1.
+        shift: ``(h, w, 2)`` or ``(2,) float32``: the change of L* and a* (L*/a*
+            units) where ``alpha`` is 1.
 
     Returns:
         ``(h, w, 3) float32`` in ``[0, 1]``: equal to ``patch`` where ``alpha == 0``.

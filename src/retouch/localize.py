@@ -894,14 +894,15 @@ def _redness(lab: np.ndarray, inner: np.ndarray, skin: np.ndarray,
     """Redness to even out between the spots of a breakout (dense acne).
 
     In a breakout the marks touch and sit in reddened skin, so no surround is
-    normal and most of them never stand out as spots. Where at least
-    :data:`BREAKOUT_MIN` treated acne / red spots lie close together (and
-    :data:`BREAKOUT_SPOTS` on the face), a* above a one-sided robust fit of the
-    normal redness (:data:`REDNESS_SCALE`) by more than :data:`REDNESS_MARGIN`
-    is removed, and L* is lifted with it (at most :data:`REDNESS_LIFT` L* per a*,
-    never above the normal L*). The change is a smooth field (the Lab is
-    smoothed at spot scale first), so pores and grain are shifted, not replaced.
-    The spots' own footprints (``spot_cover``) are left to their fills.
+    normal and most of them never stand out as spots. Where more than
+    :data:`BREAKOUT_MIN` treated acne / red spots lie close together (a Gaussian
+    count of width :data:`BREAKOUT_SIGMA`; and :data:`BREAKOUT_SPOTS` on the
+    face), a* above a one-sided robust fit of the normal redness
+    (:data:`REDNESS_SCALE`) by more than :data:`REDNESS_MARGIN` is removed, and
+    L* is lifted with it (at most :data:`REDNESS_LIFT` L* per a*, never above the
+    normal L*). The change is a smooth field (the Lab is smoothed at spot scale
+    first), so pores and grain are shifted, not replaced. The spots' own
+    footprints (``spot_cover``) are left to their fills.
 
     Returns:
         The ``(H, W)`` map in ``[0, 1]`` and one ``redness`` instance per

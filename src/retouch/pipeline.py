@@ -48,10 +48,10 @@ SELECTED_TREATMENT: dict[str, float] = {
 NATURAL_STRENGTH = 0.8
 #: Alpha below this is treated as 0 (keeps masks tight; < 1/4 of a code value at 8 bit).
 ALPHA_EPS = 1.0 / 1024
-#: Imperfections the localizer finds as darker than normal skin (a red spot is darker
-#: in green and blue): their removal may lighten and change colour, never darken.
 #: Tone corrections over areas, applied after the spots' fills.
 BROAD_TYPES = frozenset({"under_eye", "shine", "redness"})
+#: Imperfections the localizer finds as darker than normal skin (a red spot is darker
+#: in green and blue): their removal may lighten and change colour, never darken.
 DARKER_TYPES = frozenset({"acne", "red_spot", "dark_spot", "mole", "freckle", "wrinkle",
                           "under_eye"})
 
