@@ -171,8 +171,11 @@ def test_cli_writes_output_report_and_masks(tmp_path, faces_dir):
     assert rep["image"]["width"] == 627 and rep["summary"]["acne"]["found"] > 0
     from PIL import Image
 
-    m = np.asarray(Image.open(tmp_path / "m" / "removed.png"))
-    assert m.shape[:2] == (941, 627)
+    with Image.open(tmp_path / "m" / "removed.png") as im:
+        assert im.mode == "L"  # one 8-bit channel
+        m = np.asarray(im)
+    assert m.shape == (941, 627)
+    assert set(np.unique(m)) <= {0, 255} and (m == 255).any() and (m == 0).any()
     for t in ("acne", "red_spot", "dark_spot", "mole", "freckle", "wrinkle", "under_eye",
               "shine"):
         assert (tmp_path / "m" / f"{t}.png").exists()

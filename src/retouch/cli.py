@@ -175,7 +175,7 @@ def _retouch_command(args: argparse.Namespace) -> int:
         mdir = Path(args.masks)
         mdir.mkdir(exist_ok=True)
         for name, m in result.masks.items():
-            save_image(mdir / f"{name}.png", m[..., None].repeat(3, axis=2))
+            save_image(mdir / f"{name}.png", m)  # (H, W) uint8: 8-bit grayscale PNG
     if args.report:
         atomic_write_bytes(Path(args.report),
                             json.dumps(result.report, indent=2).encode("utf-8"))
