@@ -85,6 +85,32 @@ def test_only_forehead_leaves_cheek_pixels_bit_identical(real):
         assert not np.any(ch & ~forehead), text
 
 
+def test_redness_on_the_cheeks_is_an_area_clipped_to_them(real):
+    """'redness' names the breakout's reddened skin too; an area spanning several regions
+    is selected by any of them and treated only inside the named ones."""
+    an = real["blemish/localretouch_acne_dark_bg.jpg"]
+    red = [f for f in an.instances if f.type == "redness"]
+    assert red and any({"left_cheek", "right_cheek"} & set(f.areas) for f in red)
+    assert all(f.areas for f in red) and not any(
+        f.areas for f in an.instances if f.type in ("acne", "red_spot", "dark_spot"))
+    res = run(an, "calm down the redness on my cheeks")
+    ch = changed(an, res)
+    cheeks = region_in_image(an, ("left_cheek", "right_cheek"))
+    assert ch.any() and not np.any(ch & ~cheeks), int((ch & ~cheeks).sum())
+    treated = {f.id for f in red}
+    found = res.report["instruction"]["found"]
+    assert any(d["id"] in treated and d["treated"] for d in found), "the area was not selected"
+    assert all("areas" in d for d in found if d["id"] in treated)
+    import cv2
+
+    def lab(px: np.ndarray) -> np.ndarray:
+        return cv2.cvtColor(px.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)
+
+    a0, a1 = lab(an.data.pixels)[ch], lab(res.image)[ch]
+    assert a1[:, 1].mean() < a0[:, 1].mean() - 0.5  # a*: less red where it changed ("reduce")
+    assert a1[:, 0].mean() >= a0[:, 0].mean() - 0.1  # L*: never darker
+
+
 def test_everything_outside_the_changed_mask_is_bit_identical(sample):
     res = run(sample, "remove the acne on the forehead and chin but keep the freckles, "
                       "and lighten the dark circles a little")

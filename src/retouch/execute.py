@@ -36,7 +36,7 @@ from .errors import InvalidInputError
 from .imageio import load_image
 from .inpaint import gauss
 from .pipeline import FaceAnalysis, RetouchPipeline, _image_box_of
-from .plan import DEFAULT_STRENGTH, Operation, Plan
+from .plan import DEFAULT_STRENGTH, INSTANCE_REGIONS, Operation, Plan
 from .types import Face, ImageData, RetouchResult
 
 #: Radius (in face widths) of "near the nose" when no count is given.
@@ -84,6 +84,11 @@ class Found:
         center_xy: centre in INPUT image pixels ``(x, y)``.
         radius_px: equivalent radius in INPUT image pixels.
         score: visibility in ``[0, 1]``.
+        areas: for an area type (:data:`AREA_TYPES`: reddened skin, shine, under-eye
+            darkness), every named skin region holding at least
+            :data:`AREA_SHARE` of its footprint, largest share first; an operation
+            naming any of them selects it, and its treatment is clipped to the named
+            regions. Empty for spots and lines (their centre's ``region`` decides).
     """
 
     id: int
@@ -94,11 +99,40 @@ class Found:
     center_xy: tuple[float, float]
     radius_px: float
     score: float
+    areas: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "face": self.face, "type": self.type, "region": self.region,
-                "center": [round(self.center_xy[0], 1), round(self.center_xy[1], 1)],
-                "radius_px": round(self.radius_px, 2), "score": round(self.score, 3)}
+        d = {"id": self.id, "face": self.face, "type": self.type, "region": self.region,
+             "center": [round(self.center_xy[0], 1), round(self.center_xy[1], 1)],
+             "radius_px": round(self.radius_px, 2), "score": round(self.score, 3)}
+        if self.areas:
+            d["areas"] = list(self.areas)
+        return d
+
+
+#: Imperfection types found as areas that can span several regions.
+AREA_TYPES = frozenset({"redness", "shine", "under_eye"})
+#: Share of an area's footprint (alpha mass) a region must hold to be one of its areas.
+AREA_SHARE = 0.05
+
+
+def _areas(fa: FaceAnalysis, inst: Any) -> tuple[str, ...]:
+    """Named skin regions holding >= :data:`AREA_SHARE` of an area instance's footprint."""
+    if inst.type not in AREA_TYPES:
+        return ()
+    x, y, w, h = inst.support_xywh
+    a = inst.alpha
+    total = float(a.sum())
+    if total <= 0:
+        return ()
+    share = {}
+    for r in INSTANCE_REGIONS:
+        if r == "skin":
+            continue
+        m = fa.regions.masks[r][y:y + h, x:x + w] > 0.5
+        share[r] = float(a[m].sum()) / total
+    return tuple(r for r, v in sorted(share.items(), key=lambda kv: -kv[1])
+                 if v >= AREA_SHARE)
 
 
 @dataclass(frozen=True)
@@ -135,7 +169,7 @@ class PhotoAnalysis:
                 cx, cy = al.to_image(np.array([inst.center_xy]))[0]
                 found.append(Found(len(found), fa.face.index, k, inst.type, inst.region,
                                    (float(cx), float(cy)), float(inst.radius / al.scale),
-                                   float(inst.score)))
+                                   float(inst.score), _areas(fa, inst)))
         return cls(data, tuple(faces), tuple(analyses), tuple(found), pipeline,
                    (time.perf_counter() - t0) * 1000.0)
 
@@ -251,7 +285,8 @@ def _matches(op: Operation, f: Found) -> bool:
         return False
     if f.type in op.exclude_types:
         return False
-    if op.regions and "skin" not in op.regions and f.region not in op.regions:
+    if op.regions and "skin" not in op.regions and f.region not in op.regions \
+            and not set(f.areas) & set(op.regions):
         return False
     return f.region not in op.exclude_regions
 

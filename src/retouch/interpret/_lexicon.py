@@ -28,6 +28,8 @@ from typing import Any
 ACNE = ("acne", "red_spot")
 BLEMISH = ("acne", "red_spot", "dark_spot")
 RED = ("red_spot",)
+#: Redness as a whole: red spots and a breakout's reddened skin between them.
+REDNESS = ("red_spot", "redness")
 DARK = ("dark_spot",)
 MOLE = ("mole",)
 FRECKLE = ("freckle",)
@@ -86,10 +88,11 @@ _add("T", (BLEMISH, True, False), "blemishes", "spots", "imperfections", "flaws"
      "skin problems", "blotches", "blemish marks")
 _add("T", (BLEMISH, False, False), "blemish", "spot", "imperfection", "flaw", "mark",
      "blotch")
-_add("T", (RED, True, False), "red spots", "redness", "red marks", "red patches",
-     "red bumps", "red blotches", "reddish spots", "irritation", "rosacea")
+_add("T", (RED, True, False), "red spots", "red marks", "red bumps", "reddish spots")
 _add("T", (RED, False, False), "red spot", "red mark", "red patch", "red bump")
-_add("T", (RED, True, True), "red", "reddish", "blotchy red")
+_add("T", (REDNESS, True, False), "redness", "red patches", "red blotches", "irritation",
+     "rosacea")
+_add("T", (REDNESS, True, True), "red", "reddish", "blotchy red")
 _add("T", (DARK, True, False), "dark spots", "dark marks", "acne scars", "scars", "age spots",
      "sun spots", "sunspots", "brown spots", "pigmentation", "hyperpigmentation",
      "liver spots", "acne marks", "post acne marks", "discoloration", "discolouration",

@@ -50,11 +50,13 @@ EXAMPLES: tuple[str, ...] = (
 _SYSTEM = """You turn a photo-retouching request into a JSON Plan. Reply with ONE JSON \
 object that follows the schema below, nothing else.
 
-Imperfection types: acne (pimples, zits, breakouts), red_spot (redness), dark_spot (acne \
+Imperfection types: acne (pimples, zits, breakouts), red_spot (red spots), dark_spot (acne \
 scars, age/sun spots, pigmentation), mole (beauty mark), freckle, wrinkle (lines, crow's \
-feet), under_eye (dark circles, eye bags), shine (oily, shiny skin).
+feet), under_eye (dark circles, eye bags), shine (oily, shiny skin), redness (reddened \
+skin between the spots of a breakout).
 Word groups: "acne"/"pimples" = ["acne", "red_spot"]; "blemishes"/"spots" = ["acne", \
-"red_spot", "dark_spot"]; "clean up my skin" = remove blemishes and reduce under_eye, shine \
+"red_spot", "dark_spot"]; "redness"/"irritation"/"less red" = ["red_spot", "redness"]; \
+"clean up my skin" = remove blemishes and reduce under_eye, shine \
 at strength 0.6.
 Regions: forehead, left_cheek, right_cheek, nose, chin, left_under_eye, right_under_eye, \
 neck, skin. Left/right are the SUBJECT's own (flip them when the user says "in the photo").

@@ -27,6 +27,9 @@ class FoundOut(BaseModel):
     score: float
     treated: bool
     amount: float
+    areas: list[str] = Field(default_factory=list, description=(
+        "area types (redness, shine, under_eye) only: the named regions holding at "
+        "least 5 % of the area; an instruction naming any of them selects it"))
 
 
 class TypeStrength(BaseModel):
