@@ -103,7 +103,7 @@ def test_cli_engine_learned(photo, spotty_ckpt, tmp_path, capsys):
     assert r["engine"]["name"] == "learned"
     assert (masks / "learned.png").is_file() and (masks / "removed.png").is_file()
     got = np.asarray(Image.open(out))
-    removed = np.asarray(Image.open(masks / "removed.png"))[..., 0] > 0
+    removed = np.asarray(Image.open(masks / "removed.png")) > 0  # (H, W) 8-bit gray
     assert np.array_equal(got[~removed], photo[~removed])
     capsys.readouterr()
     assert run([str(src), "-o", str(out), "--engine", "learned"]) == 2
