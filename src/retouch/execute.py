@@ -35,7 +35,8 @@ import numpy as np
 from .errors import InvalidInputError
 from .imageio import load_image
 from .inpaint import gauss
-from .pipeline import FaceAnalysis, RetouchPipeline, _image_box_of
+from .localize import CropInstance
+from .pipeline import BROAD_TYPES, FaceAnalysis, RetouchPipeline, _image_box_of
 from .plan import DEFAULT_STRENGTH, INSTANCE_REGIONS, Operation, Plan
 from .types import Face, ImageData, RetouchResult
 
@@ -84,8 +85,8 @@ class Found:
         center_xy: centre in INPUT image pixels ``(x, y)``.
         radius_px: equivalent radius in INPUT image pixels.
         score: visibility in ``[0, 1]``.
-        areas: for an area type (:data:`AREA_TYPES`: reddened skin, shine, under-eye
-            darkness), every named skin region holding at least
+        areas: for an area type (:data:`~retouch.pipeline.BROAD_TYPES`: reddened
+            skin, shine, under-eye darkness), every named skin region holding at least
             :data:`AREA_SHARE` of its footprint, largest share first; an operation
             naming any of them selects it, and its treatment is clipped to the named
             regions. Empty for spots and lines (their centre's ``region`` decides).
@@ -110,15 +111,13 @@ class Found:
         return d
 
 
-#: Imperfection types found as areas that can span several regions.
-AREA_TYPES = frozenset({"redness", "shine", "under_eye"})
 #: Share of an area's footprint (alpha mass) a region must hold to be one of its areas.
 AREA_SHARE = 0.05
 
 
-def _areas(fa: FaceAnalysis, inst: Any) -> tuple[str, ...]:
+def _areas(fa: FaceAnalysis, inst: CropInstance) -> tuple[str, ...]:
     """Named skin regions holding >= :data:`AREA_SHARE` of an area instance's footprint."""
-    if inst.type not in AREA_TYPES:
+    if inst.type not in BROAD_TYPES:
         return ()
     x, y, w, h = inst.support_xywh
     a = inst.alpha
