@@ -111,6 +111,26 @@ def test_redness_on_the_cheeks_is_an_area_clipped_to_them(real):
     assert a1[:, 0].mean() >= a0[:, 0].mean() - 0.1  # L*: never darker
 
 
+@pytest.mark.parametrize("text", ["calm down the redness except on my nose",
+                                  "calm down the redness but leave my nose alone"])
+def test_a_region_excluded_from_an_area_is_cut_out_of_it(real, text):
+    """An area spanning the nose and cheeks stays treated on the cheeks and not one
+    nose pixel changes, whether the nose is excluded or kept by a later request."""
+    an = real["blemish/localretouch_acne_dark_bg.jpg"]
+    red = [f for f in an.instances if f.type == "redness"]
+    assert any("nose" in f.areas and len(f.areas) > 1 for f in red)
+    res = run(an, text)
+    ch = changed(an, res)
+    nose = region_in_image(an, ("nose",))
+    cheeks = region_in_image(an, ("left_cheek", "right_cheek"))
+    assert (ch & cheeks).sum() > 200, "the rest of the area was not treated"
+    assert not np.any(ch & nose), int((ch & nose).sum())
+    found = {d["id"]: d for d in res.report["instruction"]["found"]}
+    assert any(found[f.id]["treated"] and found[f.id].get("cut") == ["nose"] for f in red)
+    # Control: without the exclusion the same area does change the nose.
+    assert np.any(changed(an, run(an, "calm down the redness")) & nose)
+
+
 def test_everything_outside_the_changed_mask_is_bit_identical(sample):
     res = run(sample, "remove the acne on the forehead and chin but keep the freckles, "
                       "and lighten the dark circles a little")

@@ -5,7 +5,11 @@ Order of application (fixed, whatever the order of the operations):
 1. ``restore`` (the last one): :func:`retouch.restore.restore` on the whole image;
 2. instance operations: each found imperfection gets the amount of the *last*
    operation that selects it (``keep`` = 0); with ``regions`` its footprint is
-   clipped to those regions, so no pixel outside them changes;
+   clipped to those regions, so no pixel outside them changes. An area (reddened
+   skin, shine, under-eye darkness) spanning several regions is instead *cut*
+   out of a region excluded by its operation (``exclude_regions``) or kept by a
+   later ``keep`` of regions, so no pixel of that region changes while the rest
+   of the area is treated;
 3. region operations (``smooth`` / ``brighten`` of whole regions), per pixel the
    last operation covering it wins; ``keep`` of a region shields it;
 4. ``edit`` operations: :func:`retouch.edit.apply_edits`.
@@ -51,6 +55,8 @@ SMOOTH_BAND = (0.004, 0.03)
 #: region smoothed / brightened as a whole.
 CLIP_FEATHER = 0.006
 REGION_FEATHER = 0.04
+#: Crop pixels a region cut out of an area is grown by before the treatment fades in.
+CUT_MARGIN_PX = 2
 #: Fidelity passed to the restorer when a ``restore`` operation gives none.
 DEFAULT_FIDELITY = 0.5
 
@@ -209,6 +215,30 @@ class PhotoAnalysis:
             self._cache[key] = m
         return self._cache[key]
 
+    def outside_mask(self, face: int, regions: Sequence[str], *,
+                     feather: float = CLIP_FEATHER) -> np.ndarray:
+        """``(S, S) float32`` weight that is 0 on the named regions and 1 away from them.
+
+        The regions (their parsed masks, whole, not only their skin) are grown by
+        :data:`CUT_MARGIN_PX` crop pixels, so bilinear warping to the image cannot
+        carry a change into them; the weight then rises to 1 over ``feather`` face
+        widths outside. The complement of :meth:`region_mask` for cutting a region
+        out of a treatment.
+        """
+        key = ("outside", face, tuple(sorted(regions)), feather)
+        if key not in self._cache:
+            fa = self.face_analysis(face)
+            masks = fa.regions.masks
+            inside = np.zeros(masks["skin"].shape, np.uint8)
+            for r in regions:
+                inside |= (masks[r] > 0.5).astype(np.uint8)
+            k = 2 * CUT_MARGIN_PX + 1
+            inside = cv2.dilate(inside, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
+            d = cv2.distanceTransform(1 - inside, cv2.DIST_L2, 5)
+            w = max(1.5, feather * fa.localization.face_size)
+            self._cache[key] = (np.clip(d / w, 0, 1) * (1 - inside)).astype(np.float32)
+        return self._cache[key]
+
     def anchor_xy(self, face: int, anchor: str) -> list[np.ndarray]:
         """Crop-space points ``(x, y)`` of a landmark name of :data:`~retouch.plan.ANCHORS`."""
         key = ("anchor", face, anchor)
@@ -287,7 +317,14 @@ def _matches(op: Operation, f: Found) -> bool:
     if op.regions and "skin" not in op.regions and f.region not in op.regions \
             and not set(f.areas) & set(op.regions):
         return False
+    if f.areas:  # an area is left out only when every region it spans is excluded
+        return not set(f.areas) <= set(op.exclude_regions)
     return f.region not in op.exclude_regions
+
+
+def _partly_covered(f: Found, regions: Sequence[str]) -> bool:
+    """Whether ``regions`` cover some, not all, of an area's regions (a cut, not a keep)."""
+    return bool(f.areas) and "skin" not in regions and bool(set(f.areas) - set(regions))
 
 
 def _select(analysis: PhotoAnalysis, op: Operation, cands: list[Found]) -> list[Found]:
@@ -317,38 +354,76 @@ def _select(analysis: PhotoAnalysis, op: Operation, cands: list[Found]) -> list[
 
 
 @dataclass(frozen=True)
-class Resolution:
-    """Per-instance decisions of a plan: ``amounts[id] = (amount, clip regions, op index)``."""
+class Decision:
+    """What one found instance gets.
 
-    amounts: dict[int, tuple[float, tuple[str, ...], int]]
+    Attributes:
+        amount: treatment amount in ``[0, 1]`` (0 = left as found).
+        clip: named regions the treatment is confined to (empty = its whole footprint).
+        cut: named regions cut out of an area's treatment (empty for spots).
+        op: index of the operation that decided the amount.
+    """
+
+    amount: float
+    clip: tuple[str, ...] = ()
+    cut: tuple[str, ...] = ()
+    op: int = -1
+
+
+_NONE = Decision(0.0)
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """Per-instance decisions of a plan: ``decisions[id]`` (absent = not treated)."""
+
+    decisions: dict[int, Decision]
     reports: tuple[OpReport, ...]
+
+    def amount(self, fid: int) -> float:
+        return self.decisions.get(fid, _NONE).amount
 
 
 def resolve(analysis: PhotoAnalysis, plan: Plan) -> Resolution:
     """Decide what every found instance gets (see the module docstring)."""
     _check_absolute(plan)
-    amounts: dict[int, tuple[float, tuple[str, ...], int]] = {}
+    dec: dict[int, Decision] = {}
     reports: list[OpReport] = []
-    touched_by: dict[int, list[int]] = {}
     for i, op in enumerate(plan.operations):
         if not op.is_instance_op:
             reports.append(OpReport(i, op))
             continue
         cands = [f for f in analysis.instances if _matches(op, f)]
         chosen = _select(analysis, op, cands)
-        amt = 0.0 if op.action == "keep" else op.effective_strength
-        clip = () if op.action == "keep" or not op.regions or "skin" in op.regions \
-            else op.regions
+        keep = op.action == "keep"
+        amt = 0.0 if keep else op.effective_strength
+        clip = () if keep or not op.regions or "skin" in op.regions else op.regions
+        touched = []
         for f in chosen:
-            amounts[f.id] = (amt, clip, i)
-            touched_by.setdefault(i, []).append(f.id)
-        reports.append(OpReport(i, op, matched=len(cands), touched=tuple(f.id for f in chosen),
-                                by_type=dict(Counter(f.type for f in chosen))))
+            prev = dec.get(f.id)
+            if keep and prev is not None and prev.amount > 0 and _partly_covered(f, op.regions):
+                # "... but leave my nose alone": the area stays treated elsewhere.
+                dec[f.id] = dc_replace(prev, cut=tuple(sorted({*prev.cut, *op.regions})))
+                continue
+            cut = tuple(sorted(set(op.exclude_regions) & set(f.areas)))
+            dec[f.id] = Decision(amt, clip, cut, i)
+            touched.append(f.id)
+        reports.append(OpReport(i, op, matched=len(cands), touched=tuple(touched),
+                                by_type=dict(Counter(analysis.instances[t].type
+                                                     for t in touched))))
     out = []
     for r in reports:
-        over = tuple(fid for fid in r.touched if amounts.get(fid, (0, (), r.index))[2] != r.index)
+        over = tuple(fid for fid in r.touched if dec[fid].op != r.index)
         out.append(dc_replace(r, overridden=over) if over else r)
-    return Resolution(amounts, tuple(out))
+    return Resolution(dec, tuple(out))
+
+
+def _found_entry(f: Found, res: Resolution, treated: set[int]) -> dict[str, Any]:
+    d = dict(f.to_dict(), treated=f.id in treated, amount=round(res.amount(f.id), 3))
+    cut = res.decisions.get(f.id, _NONE).cut
+    if cut and f.id in treated:
+        d["cut"] = list(cut)
+    return d
 
 
 def _check_absolute(plan: Plan) -> None:
@@ -414,14 +489,18 @@ def execute_plan(analysis: PhotoAnalysis, plan: Plan, *,
     ids = {(f.face, f.index): f.id for f in analysis.instances}
 
     def instance_amount(fa: FaceAnalysis, k: int, inst: Any) -> tuple[float, np.ndarray | None]:
-        fid = ids[(fa.face.index, k)]
-        amt, clip, _ = res.amounts.get(fid, (0.0, (), -1))
-        if amt <= 0 or not clip:
-            return amt, None
-        return amt, analysis.region_mask(fa.face.index, clip, feather=CLIP_FEATHER)
+        d = res.decisions.get(ids[(fa.face.index, k)], _NONE)
+        if d.amount <= 0 or not (d.clip or d.cut):
+            return d.amount, None
+        w = analysis.region_mask(fa.face.index, d.clip, feather=CLIP_FEATHER) if d.clip \
+            else None
+        if d.cut:
+            out = analysis.outside_mask(fa.face.index, d.cut)
+            w = out if w is None else w * out
+        return d.amount, w
 
-    treated_types = sorted({analysis.instances[fid].type for fid, (a, _, _) in
-                            res.amounts.items() if a > 0})
+    treated = {fid for fid, d in res.decisions.items() if d.amount > 0}
+    treated_types = sorted({analysis.instances[fid].type for fid in treated})
     core = analysis.pipeline.run(data, only=treated_types,
                                  analysis=(list(analysis.faces), list(analysis.analyses)),
                                  instance_amount=instance_amount)
@@ -458,13 +537,10 @@ def execute_plan(analysis: PhotoAnalysis, plan: Plan, *,
                                     + _where(r.op.regions))
     changed = np.any(out != analysis.data.pixels, axis=2)
     report = core.report
-    treated = {fid for fid, (a, _, _) in res.amounts.items() if a > 0}
     report["instruction"] = {
         "plan": plan.to_dict(),
         "operations": [reports[i].to_dict() for i in sorted(reports)],
-        "found": [dict(f.to_dict(), treated=f.id in treated,
-                       amount=round(res.amounts.get(f.id, (0.0,))[0], 3))
-                  for f in analysis.instances],
+        "found": [_found_entry(f, res, treated) for f in analysis.instances],
         "found_by_type": dict(analysis.counts()),
         "pixels_changed": int(changed.sum()),
         "timings_ms": {k: round(v, 2) for k, v in timings.items()},
