@@ -147,6 +147,14 @@ def test_cli_closeup(tmp_path, planted):
     got = cv2.cvtColor(cv2.imread(str(out)), cv2.COLOR_BGR2RGB)
     assert np.any(got != planted.image)
     assert src.read_bytes() == before
+    # Without --closeup nothing changes, and the line says what to try.
+    plain = subprocess.run([sys.executable, "-m", "retouch.cli", str(src), "-o",
+                            str(tmp_path / "plain.png")], capture_output=True, text=True)
+    assert plain.returncode == 0, plain.stderr
+    assert "image unchanged" in plain.stdout and "add --closeup" in plain.stdout
+    got = cv2.cvtColor(cv2.imread(str(tmp_path / "plain.png")), cv2.COLOR_BGR2RGB)
+    assert np.array_equal(got, planted.image)
+    assert "add --closeup" not in r.stdout
     bad = subprocess.run([sys.executable, "-m", "retouch.cli", str(src), "-o",
                           str(tmp_path / "x.png"), "--face-size", "300"],
                          capture_output=True, text=True)

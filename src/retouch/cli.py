@@ -45,6 +45,19 @@ SUBCOMMANDS: dict[str, str] = {
 }
 
 
+
+def _faces_line(rep: dict, n_faces: int, closeup: bool) -> str:
+    """The CLI's one-line account of the faces (why nothing changed, when nothing did)."""
+    if n_faces:
+        return f"{n_faces} face(s) retouched"
+    hint = "" if closeup else "; a skin close-up without a whole face? add --closeup"
+    skipped = [f for f in rep["faces"] if not f["retouched"]]
+    if skipped:
+        why = sorted({f["skip_reason"] or "skipped" for f in skipped})
+        return (f"{len(skipped)} face(s) found, none retouched ({'; '.join(why)}), "
+                f"image unchanged{hint}")
+    return "no face found, image unchanged" + hint
+
 def _build_parser() -> argparse.ArgumentParser:
     p = OneLineParser(
         prog="retouch",
@@ -193,8 +206,7 @@ def _retouch_command(args: argparse.Namespace) -> int:
         rep = result.report
         found = {k: v for k, v in rep["summary"].items() if v["found"]}
         n_faces = sum(1 for f in rep["faces"] if f["retouched"])
-        msg = (f"{out_path}: {n_faces} face(s) retouched"
-               if n_faces else f"{out_path}: no face found, image unchanged")
+        msg = f"{out_path}: {_faces_line(rep, n_faces, args.closeup)}"
         if found:
             msg += "; " + ", ".join(f"{k} {v['removed']}/{v['found']}"
                                     for k, v in found.items())
