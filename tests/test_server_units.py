@@ -156,3 +156,28 @@ def test_body_limit_without_content_length_is_cut_at_the_limit():
 
     asyncio.run(BodyLimitMiddleware(app, max_bytes=1000)(declared, never, send2))
     assert out[0]["status"] == 413
+
+
+def test_found_lists_regions_cut_out_of_an_area(faces_dir):
+    """A reddened area treated 'except on my nose' is reported with the cut region."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from retouch.server import worker as wk
+    from retouch.server.schemas import FoundOut
+
+    wk._SESSIONS.clear()
+    with tempfile.TemporaryDirectory() as tmp:
+        p = Path(tmp) / "u.jpg"
+        shutil.copy(faces_dir / "blemish" / "localretouch_acne_dark_bg.jpg", p)
+        st = wk.open_session("s2", str(p), "acne.jpg", 50_000_000)
+    assert not any("cut" in f for f in st.found)
+    st = wk.ask("s2", "calm down the redness except on my nose")
+    cut = [f for f in st.found if f.get("cut")]
+    assert cut and all(f["type"] == "redness" and f["treated"] and f["cut"] == ["nose"]
+                       for f in cut)
+    assert all(FoundOut(**f).cut == f.get("cut", []) for f in st.found)
+    st = wk.ask("s2", "calm down the redness")  # the exclusion is gone: so is the cut
+    assert not any(f.get("cut") for f in st.found)
+    assert wk.close_session("s2")

@@ -30,6 +30,9 @@ class FoundOut(BaseModel):
     areas: list[str] = Field(default_factory=list, description=(
         "area types (redness, shine, under_eye) only: the named regions holding at "
         "least 5 % of the area; an instruction naming any of them selects it"))
+    cut: list[str] = Field(default_factory=list, description=(
+        "treated areas only: the named regions cut out of the treatment (excluded or "
+        "kept by the instruction); no pixel of them changes"))
 
 
 class TypeStrength(BaseModel):

@@ -108,6 +108,7 @@ class _Live:
     web: _WebInterpreter
     version: int = 0
     amounts: dict[int, float] = field(default_factory=dict)
+    cuts: dict[int, list[str]] = field(default_factory=dict)
 
 
 _SESSIONS: dict[str, _Live] = {}
@@ -176,6 +177,13 @@ def _amounts(report: dict[str, Any] | None) -> dict[int, float]:
             if f.get("treated")}
 
 
+def _cuts(report: dict[str, Any] | None) -> dict[int, list[str]]:
+    """Regions cut out of treated areas (``retouch.execute``), by instance id."""
+    if not report or "instruction" not in report:
+        return {}
+    return {f["id"]: list(f["cut"]) for f in report["instruction"]["found"] if f.get("cut")}
+
+
 def _state(live: _Live, text: str, kind: str, changed: bool,
            info: dict[str, Any] | None = None) -> SessionState:
     from .tools import type_strengths
@@ -183,7 +191,9 @@ def _state(live: _Live, text: str, kind: str, changed: bool,
     s = live.session
     an = s.analysis
     found = tuple(dict(f.to_dict(), treated=live.amounts.get(f.id, 0.0) > 0,
-                       amount=round(live.amounts.get(f.id, 0.0), 3)) for f in an.instances)
+                       amount=round(live.amounts.get(f.id, 0.0), 3),
+                       **({"cut": live.cuts[f.id]} if f.id in live.cuts else {}))
+                  for f in an.instances)
     changed_px = int(np.any(s.image != an.data.pixels, axis=2).sum())
     return SessionState(live.version, text, kind, changed, s.can_undo, s.can_redo, found,
                         type_strengths(an, s.state, live.amounts), s.state.to_dict(),
@@ -192,7 +202,7 @@ def _state(live: _Live, text: str, kind: str, changed: bool,
 
 def _after(live: _Live, reply: Any) -> SessionState:
     if reply.kind in ("edit", "undo", "redo", "reset", "noop"):
-        live.amounts = _amounts(reply.report)
+        live.amounts, live.cuts = _amounts(reply.report), _cuts(reply.report)
     if reply.changed or reply.kind in ("edit", "undo", "redo", "reset"):
         live.version += 1
     return _state(live, reply.text, reply.kind, reply.changed)
