@@ -386,3 +386,13 @@ def test_a_session_restores_once_and_reuses_it(sample, monkeypatch):
     assert calls == [0.5]
     s.ask("restore it but keep it faithful")
     assert calls == [0.5, 0.8]
+
+
+def test_keeping_an_area_by_type_keeps_all_of_it(real):
+    """A keep without regions is no cut: the whole area is left."""
+    an = real["blemish/localretouch_acne_dark_bg.jpg"]
+    red = next(f for f in an.instances if f.type == "redness" and len(f.areas) > 1)
+    plan = Plan(operations=(Operation(action="reduce", types=("redness",)),
+                            Operation(action="keep", types=("redness",))))
+    found = {d["id"]: d for d in execute_plan(an, plan).report["instruction"]["found"]}
+    assert not found[red.id]["treated"] and "cut" not in found[red.id]

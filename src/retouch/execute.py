@@ -324,7 +324,8 @@ def _matches(op: Operation, f: Found) -> bool:
 
 def _partly_covered(f: Found, regions: Sequence[str]) -> bool:
     """Whether ``regions`` cover some, not all, of an area's regions (a cut, not a keep)."""
-    return bool(f.areas) and "skin" not in regions and bool(set(f.areas) - set(regions))
+    return bool(f.areas) and bool(regions) and "skin" not in regions \
+        and bool(set(f.areas) - set(regions))
 
 
 def _select(analysis: PhotoAnalysis, op: Operation, cands: list[Found]) -> list[Found]:
