@@ -18,6 +18,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from .cli_common import (
     OneLineParser,
@@ -45,8 +46,7 @@ SUBCOMMANDS: dict[str, str] = {
 }
 
 
-
-def _faces_line(rep: dict, n_faces: int, closeup: bool) -> str:
+def _faces_line(rep: dict[str, Any], n_faces: int, closeup: bool) -> str:
     """The CLI's one-line account of the faces (why nothing changed, when nothing did)."""
     if n_faces:
         return f"{n_faces} face(s) retouched"
@@ -57,6 +57,7 @@ def _faces_line(rep: dict, n_faces: int, closeup: bool) -> str:
         return (f"{len(skipped)} face(s) found, none retouched ({'; '.join(why)}), "
                 f"image unchanged{hint}")
     return "no face found, image unchanged" + hint
+
 
 def _build_parser() -> argparse.ArgumentParser:
     p = OneLineParser(

@@ -107,8 +107,7 @@ class _Live:
     filename: str
     web: _WebInterpreter
     version: int = 0
-    amounts: dict[int, float] = field(default_factory=dict)
-    cuts: dict[int, list[str]] = field(default_factory=dict)
+    treated: dict[int, dict[str, Any]] = field(default_factory=dict)  # found entries by id
 
 
 _SESSIONS: dict[str, _Live] = {}
@@ -170,18 +169,11 @@ def close_session(sid: str) -> bool:
     return _SESSIONS.pop(sid, None) is not None
 
 
-def _amounts(report: dict[str, Any] | None) -> dict[int, float]:
+def _treated(report: dict[str, Any] | None) -> dict[int, dict[str, Any]]:
+    """The report's entries of treated instances (amount, regions cut out...), by id."""
     if not report or "instruction" not in report:
         return {}
-    return {f["id"]: float(f.get("amount", 0.0)) for f in report["instruction"]["found"]
-            if f.get("treated")}
-
-
-def _cuts(report: dict[str, Any] | None) -> dict[int, list[str]]:
-    """Regions cut out of treated areas (``retouch.execute``), by instance id."""
-    if not report or "instruction" not in report:
-        return {}
-    return {f["id"]: list(f["cut"]) for f in report["instruction"]["found"] if f.get("cut")}
+    return {f["id"]: f for f in report["instruction"]["found"] if f.get("treated")}
 
 
 def _state(live: _Live, text: str, kind: str, changed: bool,
@@ -190,19 +182,18 @@ def _state(live: _Live, text: str, kind: str, changed: bool,
 
     s = live.session
     an = s.analysis
-    found = tuple(dict(f.to_dict(), treated=live.amounts.get(f.id, 0.0) > 0,
-                       amount=round(live.amounts.get(f.id, 0.0), 3),
-                       **({"cut": live.cuts[f.id]} if f.id in live.cuts else {}))
+    found = tuple(live.treated.get(f.id) or dict(f.to_dict(), treated=False, amount=0.0)
                   for f in an.instances)
+    amounts = {i: float(e["amount"]) for i, e in live.treated.items()}
     changed_px = int(np.any(s.image != an.data.pixels, axis=2).sum())
     return SessionState(live.version, text, kind, changed, s.can_undo, s.can_redo, found,
-                        type_strengths(an, s.state, live.amounts), s.state.to_dict(),
+                        type_strengths(an, s.state, amounts), s.state.to_dict(),
                         changed_px, info or {})
 
 
 def _after(live: _Live, reply: Any) -> SessionState:
     if reply.kind in ("edit", "undo", "redo", "reset", "noop"):
-        live.amounts, live.cuts = _amounts(reply.report), _cuts(reply.report)
+        live.treated = _treated(reply.report)
     if reply.changed or reply.kind in ("edit", "undo", "redo", "reset"):
         live.version += 1
     return _state(live, reply.text, reply.kind, reply.changed)
