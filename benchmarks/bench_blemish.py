@@ -56,6 +56,7 @@ from retouch.synth import (  # noqa: E402
     delta_e76,
     face_skin_mask,
     plant_blemishes,
+    srgb_to_lab,
 )
 
 DEFAULT_FACES = Path(os.environ.get("RETOUCH_FACES", REPO.parent / "shared" / "faces"))
@@ -136,6 +137,7 @@ class MatchResult:
     confusion: dict[str, dict[str, int]] = field(default_factory=dict)
     false_pos_by_type: dict[str, int] = field(default_factory=dict)
     unmatched: tuple[int, ...] = ()  # indices of the reports matching no planted instance
+    found: tuple[bool, ...] = ()  # per planted instance: matched by >= 1 report
 
     @property
     def recall(self) -> float | None:
@@ -182,6 +184,7 @@ def match_detections(planted: PlantedBlemishes, reported: list[dict[str, Any]]) 
         confusion=confusion,
         false_pos_by_type=fp,
         unmatched=unmatched,
+        found=tuple(bool(v) for v in hit.any(axis=1)) if n_r else (False,) * n_p,
     )
 
 
@@ -199,6 +202,70 @@ def also_on_clean(det: dict[str, Any], clean_reported: list[dict[str, Any]]) -> 
                 or iou_xywh(det["bbox"], c["bbox"]) >= IOU_THRESHOLD:
             return True
     return False
+
+
+#: Upper edges of the visibility bins of the recall-by-visibility table (the last bin
+#: is open).
+VISIBILITY_BINS = (5.0, 8.0, 12.0)
+
+
+def _centre_surround(x: np.ndarray, s: float) -> np.ndarray:
+    """Gaussian of width ``s`` px minus one of ``3 s`` (``x`` ``(H, W, C) float32``)."""
+    return cv2.GaussianBlur(x, (0, 0), s) - cv2.GaussianBlur(x, (0, 0), 3 * s)
+
+
+def spot_visibility(clean: np.ndarray, planted: PlantedBlemishes, skin: np.ndarray,
+                    face_size: float) -> list[float]:
+    """How far each planted spot stands out of the clean skin's own texture around it.
+
+    For each instance and each centre width ``s`` in ``r``, ``r / 1.6`` and ``r / 2.5``
+    (``r`` its radius in px; ``s`` at least 0.7 px), the centre-surround response
+    ``F = G_s - G_3s`` of the three CIE Lab channels is taken on the clean and the
+    planted photo; the spot's signal is the difference of ``F`` at its centre, the
+    noise the 3x3 covariance of the clean photo's ``F`` over the face skin within
+    0.1 face sizes of it. The visibility is ``sqrt(sig^T C^-1 sig)``, the best over the
+    widths: the signal-to-noise ratio of a detector that knew the spot's colour,
+    size and place, so an upper bound for one that does not. Unitless (noise sigmas).
+    """
+    h, w = skin.shape
+    lab_c = srgb_to_lab(clean).astype(np.float32)
+    lab_p = srgb_to_lab(planted.image).astype(np.float32)
+    out = []
+    for inst in planted.instances:
+        cx, cy = inst.center_xy
+        best = 0.0
+        for div in (1.0, 1.6, 2.5):
+            s = max(0.7, inst.radius_px / div)
+            pad = int(math.ceil(0.1 * face_size + 9 * s)) + 2
+            x0, x1 = max(0, int(cx) - pad), min(w, int(cx) + pad + 1)
+            y0, y1 = max(0, int(cy) - pad), min(h, int(cy) + pad + 1)
+            box = (slice(y0, y1), slice(x0, x1))
+            fc, fp = _centre_surround(lab_c[box], s), _centre_surround(lab_p[box], s)
+            yy, xx = np.mgrid[y0:y1, x0:x1]
+            near = skin[y0:y1, x0:x1] & (np.hypot(xx - cx, yy - cy) <= 0.1 * face_size) \
+                & ~planted.union_mask[y0:y1, x0:x1]
+            if near.sum() < 30:
+                continue
+            # + a floor of 0.3 Lab units per channel: an 8-bit photo's quantization.
+            cov = np.cov(fc[near].astype(np.float64).T) + np.eye(3) * 0.09
+            px, py = int(round(cx)) - x0, int(round(cy)) - y0
+            sig = (fp[py, px] - fc[py, px]).astype(np.float64)
+            best = max(best, float(np.sqrt(sig @ np.linalg.solve(cov, sig))))
+        out.append(round(best, 2))
+    return out
+
+
+def recall_by_visibility(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Recall per :data:`VISIBILITY_BINS` bin over every planted spot of ``rows``."""
+    vis = np.array([v for r in rows for v in r.get("visibility", [])])
+    found = np.array([f for r in rows for f in r.get("found", [])], bool)
+    edges = (0.0, *VISIBILITY_BINS, math.inf)
+    out = []
+    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+        m = (vis >= lo) & (vis < hi)
+        out.append({"low": lo, "high": None if math.isinf(hi) else hi, "planted": int(m.sum()),
+                    "recall": float(found[m].mean()) if m.any() else None})
+    return out
 
 
 def dilated_gt(planted: PlantedBlemishes) -> np.ndarray:
@@ -362,6 +429,8 @@ def run_planted(
                                           for j in m.unmatched),
                 "recall": m.recall,
                 "precision": m.precision,
+                "found": list(m.found),
+                "visibility": spot_visibility(clean, planted, skin, face_size),
                 "psnr_in": psnr(planted.image, clean, gt),
                 "psnr_out": psnr(output, clean, gt),
                 "psnr_cv": psnr(cv_out, clean, gt),
@@ -395,6 +464,7 @@ def run_planted(
     return {
         "rows": rows,
         "aggregate": aggregate(rows),
+        "recall_by_visibility": recall_by_visibility(rows),
         "confusion": confusion,
         "false_positives_by_type": false_pos,
         "skipped": skipped,
@@ -540,6 +610,20 @@ def markdown(planted: dict[str, Any] | None, pair: dict[str, Any] | None) -> str
             "on the unplanted photo (the photo's own marks and structures such as hair "
             "edges or creases, not caused by the planting; they count as false here).",
         ]
+        lines += [
+            "",
+            "### Recall by visibility",
+            "",
+            "Visibility: each planted spot's signal-to-noise ratio against the clean skin's "
+            "texture around it, for a detector that knew its colour, size and place "
+            "(`spot_visibility`); spots below about 5 are hard to see at 100 %.",
+            "",
+            "| visibility | planted | recall |",
+            "|---|---:|---:|",
+        ]
+        for b in planted["recall_by_visibility"]:
+            rng = f">= {b['low']:g}" if b["high"] is None else f"{b['low']:g}-{b['high']:g}"
+            lines.append(f"| {rng} | {b['planted']} | {_fmt(b['recall'])} |")
         if planted["skipped"]:
             lines += ["", "Skipped:"]
             lines += [

@@ -5,11 +5,17 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
-from bench_blemish import also_on_clean, match_detections  # noqa: E402
+from bench_blemish import (  # noqa: E402
+    also_on_clean,
+    match_detections,
+    recall_by_visibility,
+    spot_visibility,
+)
 
 from retouch.synth import plant_blemishes  # noqa: E402
 
@@ -28,6 +34,7 @@ def test_unmatched_reports_and_the_clean_photos_own():
     assert not any(pi.mask[5, 5] for pi in planted.instances)
     reported = [_report(*hit.center_xy), _report(*far, typ="dark_spot")]
     m = match_detections(planted, reported)
+    assert m.found == (True, False, False)
     assert m.unmatched == (1,)
     assert m.planted_found == 1 and m.reported_correct == 1
     assert m.false_pos_by_type["dark_spot"] == 1
@@ -35,3 +42,23 @@ def test_unmatched_reports_and_the_clean_photos_own():
     assert also_on_clean(reported[1], [_report(6.0, 4.0)])
     assert not also_on_clean(reported[1], [_report(60.0, 60.0)])
     assert not also_on_clean(reported[1], [])
+
+
+def test_visibility_falls_with_the_skins_texture_and_recall_is_binned_by_it():
+    rng = np.random.default_rng(1)
+    base = np.full((240, 240, 3), (200, 150, 130), np.float64)
+    skin = np.ones((240, 240), bool)
+    vis = {}
+    for grain in (0.5, 10.0):  # calm skin vs coarse grain: the same spots, other texture
+        noise = cv2.GaussianBlur(rng.normal(0.0, 1.0, (240, 240, 3)), (0, 0), 2.0)
+        img = np.clip(base + noise * (grain / noise.std()), 0, 255).astype(np.uint8)
+        planted = plant_blemishes(img, skin, face_size_px=200.0, counts={"dark_spot": 3},
+                                  rng=5)
+        vis[grain] = spot_visibility(img, planted, skin, 200.0)
+        assert len(vis[grain]) == len(planted.instances) == 3
+    assert min(vis[0.5]) > 2 * max(vis[10.0]) > 0
+    rows = [{"visibility": [2.0, 6.0, 20.0, 30.0], "found": [False, True, True, False]}]
+    bins = recall_by_visibility(rows)
+    assert [b["planted"] for b in bins] == [1, 1, 0, 2]
+    assert [b["recall"] for b in bins] == [0.0, 1.0, None, 0.5]
+    assert bins[-1]["high"] is None
