@@ -330,3 +330,18 @@ def test_darkness_at_the_skins_border_is_not_a_dark_spot(load_rgb):
         assert not near(x, y), near(x, y)
     assert near(813, 143) and near(806, 331)  # a brown spot on the forehead, acne on the nose
     assert len(found) <= 8, len(found)
+
+
+def test_shadows_under_the_ear_and_at_the_jaws_corner_are_left(load_rgb):
+    """On Grace Hopper's portrait the shadow under the ear lobe and the dark corner of
+    the jaw lie 0.021 and 0.023 face sizes inside the skin's border; at a border rule of
+    0.02 both were filled as dark spots (lightened). Now they are not reported and their
+    pixels do not change; the red spot on her cheek is still removed."""
+    img = load_rgb("clean/mpl_grace_hopper.jpg")
+    res = retouch(img)
+    found = [i for i in res.report["imperfections"] if i["type"] in SPOTS]
+    for x, y in [(348, 244), (342, 270)]:
+        assert not [i for i in found
+                    if abs(i["center"][0] - x) < 6 and abs(i["center"][1] - y) < 6]
+        assert np.array_equal(res.image[y - 3:y + 4, x - 3:x + 4], img[y - 3:y + 4, x - 3:x + 4])
+    assert any(i["type"] == "red_spot" and i["removed"] for i in found)

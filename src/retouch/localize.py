@@ -304,7 +304,10 @@ FIELD_COUNT = 5
 #: at the hairline, a brow's stray hair, an eye's corner. On the ten unplanted benchmark
 #: photos the 5 reports it drops were such structures; on the planted runs it loses 1
 #: of 450 spots (recall 0.829 -> 0.827, precision 0.781 -> 0.796; README, session 17).
-DARK_BORDER = 0.02
+#: Raised from 0.02 in session 18 for the shadows under Grace Hopper's ear lobe and at
+#: her jaw's corner (0.021 and 0.023 from the border), which were lightened: one more
+#: planted spot lost (recall 0.824, precision 0.798).
+DARK_BORDER = 0.025
 
 #: Share of a highlight's L* excess (above the shine threshold) that treating shine
 #: at amount 1 removes; the rest keeps the face's modelling.
