@@ -616,7 +616,8 @@ def markdown(planted: dict[str, Any] | None, pair: dict[str, Any] | None) -> str
             "",
             "Visibility: each planted spot's signal-to-noise ratio against the clean skin's "
             "texture around it, for a detector that knew its colour, size and place "
-            "(`spot_visibility`); spots below about 5 are hard to see at 100 %.",
+            "(`spot_visibility`; an upper bound: the lower, the fainter the spot against "
+            "its skin, though a whitehead's pale centre makes it under-rate that papule).",
             "",
             "| visibility | planted | recall |",
             "|---|---:|---:|",
