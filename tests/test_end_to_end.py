@@ -359,3 +359,26 @@ def test_a_gap_in_a_moustache_is_not_a_dark_spot(load_rgb):
 
     assert not near(822, 477), near(822, 477)
     assert near(813, 143) and near(806, 331)
+
+
+def test_a_dark_spot_on_the_nose_bridge_is_found(load_rgb):
+    """Dark, not red spots on the nose are taken for shading only on its lower part
+    (tip, wings, nostrils: localize.NOSE_SHADE_FROM). On this benchmark planting a dark
+    spot lies on the upper nose, where the whole nose used to count as shading; it is
+    now found and removed."""
+    from retouch.synth import face_skin_mask, plant_blemishes
+
+    clean = load_rgb("clean/fr_alex_lacamoire1.jpg")
+    skin, u = face_skin_mask(clean)
+    p = plant_blemishes(clean, skin, face_size_px=u, rng=1)  # as bench_blemish.py, seed 1
+    spot = p.instances[13]
+    assert spot.type == "dark_spot"
+    res = retouch(p.image, only=SPOTS)
+    hits = [i for i in res.report["imperfections"]
+            if i["type"] in SPOTS and i["removed"]
+            and spot.mask[int(round(i["center"][1])), int(round(i["center"][0]))]]
+    assert hits, spot.center_xy
+    m = spot.mask
+    err_in = np.abs(p.image[m].astype(float) - clean[m]).mean()
+    err_out = np.abs(res.image[m].astype(float) - clean[m]).mean()
+    assert err_out < 0.5 * err_in, (err_in, err_out)
