@@ -382,3 +382,14 @@ def test_a_dark_spot_on_the_nose_bridge_is_found(load_rgb):
     err_in = np.abs(p.image[m].astype(float) - clean[m]).mean()
     err_out = np.abs(res.image[m].astype(float) - clean[m]).mean()
     assert err_out < 0.5 * err_in, (err_in, err_out)
+
+
+def test_reddish_acne_marks_are_not_kept_as_freckles(load_rgb):
+    """Acne marks that are darker but more red than dark were called brown and, among
+    many candidates, kept as freckles. Brown now means at least as much darker as
+    redder (localize.BROWN_DARK_PER_RED): these two marks are removed, while the
+    freckled face keeps its freckles (test_freckles_kept_on_freckled_face)."""
+    res = retouch(load_rgb("blemish/swati_pexels_acne_curly.jpg"), only=SPOTS)
+    found = [i for i in res.report["imperfections"] if i["type"] in SPOTS and i["removed"]]
+    for x, y in [(2780, 1346), (2024, 2507)]:
+        assert [i for i in found if abs(i["center"][0] - x) < 6 and abs(i["center"][1] - y) < 6]
