@@ -16,6 +16,11 @@ from retouch.learn.metrics import edge_steps
 SPOTS = ["acne", "red_spot", "dark_spot"]
 
 
+def _near(found: list[dict], x: float, y: float, tol: float = 8.0) -> list[dict]:
+    """The reports of ``found`` centred within ``tol`` px of ``(x, y)`` in each axis."""
+    return [i for i in found if abs(i["center"][0] - x) < tol and abs(i["center"][1] - y) < tol]
+
+
 @pytest.fixture(scope="module")
 def planted(load_rgb):
     from retouch.synth import face_skin_mask, plant_blemishes
@@ -322,13 +327,10 @@ def test_darkness_at_the_skins_border_is_not_a_dark_spot(load_rgb):
     (a brown one on the forehead, a red one on the nose) are still found."""
     res = retouch(load_rgb("clean/fr_alex_lacamoire1.jpg"), only=SPOTS)
     found = [i for i in res.report["imperfections"] if i["type"] in SPOTS]
-
-    def near(x: float, y: float) -> list[dict]:
-        return [i for i in found if abs(i["center"][0] - x) < 8 and abs(i["center"][1] - y) < 8]
-
     for x, y in [(779, 92), (807, 249), (905, 263), (670, 276)]:  # hair, brows, eye corner
-        assert not near(x, y), near(x, y)
-    assert near(813, 143) and near(806, 331)  # a brown spot on the forehead, acne on the nose
+        assert not _near(found, x, y), _near(found, x, y)
+    # a brown spot on the forehead, acne on the nose
+    assert _near(found, 813, 143) and _near(found, 806, 331)
     assert len(found) <= 8, len(found)
 
 
@@ -341,8 +343,7 @@ def test_shadows_under_the_ear_and_at_the_jaws_corner_are_left(load_rgb):
     res = retouch(img)
     found = [i for i in res.report["imperfections"] if i["type"] in SPOTS]
     for x, y in [(348, 244), (342, 270)]:
-        assert not [i for i in found
-                    if abs(i["center"][0] - x) < 6 and abs(i["center"][1] - y) < 6]
+        assert not _near(found, x, y, tol=6)
         assert np.array_equal(res.image[y - 3:y + 4, x - 3:x + 4], img[y - 3:y + 4, x - 3:x + 4])
     assert any(i["type"] == "red_spot" and i["removed"] for i in found)
 
@@ -353,12 +354,8 @@ def test_a_gap_in_a_moustache_is_not_a_dark_spot(load_rgb):
     real marks on his forehead and nose are still found."""
     res = retouch(load_rgb("clean/fr_alex_lacamoire1.jpg"), only=SPOTS)
     found = [i for i in res.report["imperfections"] if i["type"] in SPOTS]
-
-    def near(x: float, y: float) -> list[dict]:
-        return [i for i in found if abs(i["center"][0] - x) < 8 and abs(i["center"][1] - y) < 8]
-
-    assert not near(822, 477), near(822, 477)
-    assert near(813, 143) and near(806, 331)
+    assert not _near(found, 822, 477), _near(found, 822, 477)
+    assert _near(found, 813, 143) and _near(found, 806, 331)
 
 
 def test_a_dark_spot_on_the_nose_bridge_is_found(load_rgb):
@@ -392,4 +389,4 @@ def test_reddish_acne_marks_are_not_kept_as_freckles(load_rgb):
     res = retouch(load_rgb("blemish/swati_pexels_acne_curly.jpg"), only=SPOTS)
     found = [i for i in res.report["imperfections"] if i["type"] in SPOTS and i["removed"]]
     for x, y in [(2780, 1346), (2024, 2507)]:
-        assert [i for i in found if abs(i["center"][0] - x) < 6 and abs(i["center"][1] - y) < 6]
+        assert _near(found, x, y, tol=6)
