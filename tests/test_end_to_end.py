@@ -324,14 +324,18 @@ def test_darkness_at_the_skins_border_is_not_a_dark_spot(load_rgb):
     corner gave four "dark_spot" reports (each left as not contained, but reported);
     darker-not-redder spots centred within localize.DARK_BORDER face sizes of the skin's
     border are now taken for the border's own darkness. The small spots inside the skin
-    (a brown one on the forehead, a red one on the nose) are still found."""
+    (a brown one on the forehead, a red one on the nose) are still found. Since session
+    19 the matched filter adds a faint red mark on the forehead (840, 177) and a dark
+    candidate at the temple's hairline that is left as not contained: 9 reports, 7
+    removed."""
     res = retouch(load_rgb("clean/fr_alex_lacamoire1.jpg"), only=SPOTS)
     found = [i for i in res.report["imperfections"] if i["type"] in SPOTS]
     for x, y in [(779, 92), (807, 249), (905, 263), (670, 276)]:  # hair, brows, eye corner
         assert not _near(found, x, y), _near(found, x, y)
     # a brown spot on the forehead, acne on the nose
     assert _near(found, 813, 143) and _near(found, 806, 331)
-    assert len(found) <= 8, len(found)
+    assert len(found) <= 9, len(found)
+    assert sum(i["removed"] for i in found) <= 7
 
 
 def test_shadows_under_the_ear_and_at_the_jaws_corner_are_left(load_rgb):
@@ -390,3 +394,26 @@ def test_reddish_acne_marks_are_not_kept_as_freckles(load_rgb):
     found = [i for i in res.report["imperfections"] if i["type"] in SPOTS and i["removed"]]
     for x, y in [(2780, 1346), (2024, 2507)]:
         assert _near(found, x, y, tol=6)
+
+
+def test_dark_spots_on_smooth_skin_are_found_by_the_matched_filter(load_rgb):
+    """On this smooth, finely textured face the channel-wise test scored two planted
+    dark spots of the benchmark (seed 0) low and left them. The whitened matched
+    filter (retouch.matched) measures their brown shift against the texture of their
+    own neighbourhood, where they stand 9-10 sigmas out: both are found and removed."""
+    from retouch.synth import face_skin_mask, plant_blemishes
+
+    clean = load_rgb("clean/innerverz_013_face.png")
+    skin, u = face_skin_mask(clean)
+    p = plant_blemishes(clean, skin, face_size_px=u, rng=0)  # as bench_blemish.py, seed 0
+    res = retouch(p.image, only=SPOTS)
+    removed = [i for i in res.report["imperfections"] if i["type"] in SPOTS and i["removed"]]
+    for k in (10, 12):
+        spot = p.instances[k]
+        assert spot.type == "dark_spot"
+        assert any(spot.mask[int(round(i["center"][1])), int(round(i["center"][0]))]
+                   for i in removed), spot.center_xy
+        m = spot.mask
+        err_in = np.abs(p.image[m].astype(float) - clean[m]).mean()
+        err_out = np.abs(res.image[m].astype(float) - clean[m]).mean()
+        assert err_out < 0.6 * err_in, (k, err_in, err_out)
