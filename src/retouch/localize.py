@@ -779,7 +779,8 @@ def _localize_box(crop: np.ndarray, lab: np.ndarray, regions: FaceRegions, u: fl
             # A tone shift significant against its own neighbourhood's texture is a
             # spot whatever the scorer says, unless it lies in a field of many
             # candidates (freckles, a breakout), where the scorer alone decides.
-            if score < score_min and not (c["T"] >= k_mf and _field(c) < FIELD_COUNT):
+            c["mf_ok"] = bool(c["T"] >= k_mf and _field(c) < FIELD_COUNT)
+            if score < score_min and not c["mf_ok"]:
                 continue
         else:  # kept types: visible at the classic contrast threshold
             c["decision"] = "rejected: faint"
