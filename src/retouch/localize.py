@@ -529,6 +529,11 @@ def _localize_box(crop: np.ndarray, lab: np.ndarray, regions: FaceRegions, u: fl
     skin_b = skin > 0.5
     L = lab[..., 0]
 
+    # The whitened matched filter (:mod:`retouch.matched`), a second, colour-aware test
+    # of every pixel's tone against its own neighbourhood's texture, needs nothing from
+    # the steps below: it runs on the helper thread beside them.
+    mf_job = helper_pool().submit(tone_significance, lab, skin, u)
+
     # 1. Suppress pores and noise; estimate normal skin by robust normalized convolution.
     sig_s = max(0.6, 0.0016 * u)
     sm = _gauss(lab, sig_s)
@@ -596,10 +601,7 @@ def _localize_box(crop: np.ndarray, lab: np.ndarray, regions: FaceRegions, u: fl
                              np.maximum(z, zz))
     D = np.maximum(0.0, -dL) / busy_L
     R = np.maximum(0.0, da) / busy_a
-    # The whitened matched filter: a second, colour-aware test of every pixel's tone
-    # against its own neighbourhood's texture (:mod:`retouch.matched`).
     k_mf = float(np.clip(MF_SIGNIFICANCE - 2.0 * (sensitivity - 0.5), 2.5, 6.0))
-    T = tone_significance(lab, skin, u)
     # Candidates are generated leniently (fixed low levels); the spot scorer decides.
     k_cand = 3.6
     strong = (z > k_cand) & inner
@@ -640,7 +642,7 @@ def _localize_box(crop: np.ndarray, lab: np.ndarray, regions: FaceRegions, u: fl
                          lstd=float(np.std(L[sl][m])) if area > 3 else 0.0,
                          z=float(z[sl][m].max()), zD=float(zD[sl][m].max()),
                          zR=float(zR[sl][m].max()), zB=float(zB[sl][m].max()),
-                         busy=float(busy_L[sl][m].mean()), T=float(T[sl][m].max()),
+                         busy=float(busy_L[sl][m].mean()),
                          like=float(regions.skin_likelihood[sl][m].mean())))
 
     # Each level only looks inside the components that were too big at the level
@@ -679,6 +681,7 @@ def _localize_box(crop: np.ndarray, lab: np.ndarray, regions: FaceRegions, u: fl
                 break
 
     split_levels(z, k_cand, strong, remaining, (0.55, 1.0, 1.5, 2.2, 3.2, 4.5))
+    T = mf_job.result()
     # Then the matched filter's own candidates, where no candidate is yet: spots the
     # channel-wise test misses (a faint brown spot on smooth skin, one beside a darker
     # structure that sets the directional surround's reference). They do not count
@@ -686,8 +689,10 @@ def _localize_box(crop: np.ndarray, lab: np.ndarray, regions: FaceRegions, u: fl
     n_base = len(cand)
     split_levels(T, k_mf, (k_mf <= T) & inner, inner & (acc == 0),
                  (0.6, 1.0, 1.5, 2.2, 3.2, 4.5))
-    for c in cand[n_base:]:
-        c["mf"] = True
+    for c in cand:
+        box_c = (slice(c["y"], c["y"] + c["h"]), slice(c["x"], c["x"] + c["w"]))
+        c["T"] = float(T[box_c][acc[box_c] == c["i"]].max())
+        c["mf"] = c["i"] > n_base
     lbl = acc
     # Where a spot's fill may draw normal skin from before the spots are known: skin
     # minus every candidate (grown by a pixel) and the robust fit's outliers, as the
