@@ -397,18 +397,18 @@ def test_reddish_acne_marks_are_not_kept_as_freckles(load_rgb):
 
 
 def test_dark_spots_on_smooth_skin_are_found_by_the_matched_filter(load_rgb):
-    """On this smooth, finely textured face the channel-wise test scored two planted
-    dark spots of the benchmark (seed 0) low and left them. The whitened matched
+    """On this smooth, finely textured face the channel-wise test scored three planted
+    dark spots of the benchmark (seed 1) low or never saw them. The whitened matched
     filter (retouch.matched) measures their brown shift against the texture of their
-    own neighbourhood, where they stand 9-10 sigmas out: both are found and removed."""
+    own neighbourhood, where they stand 6 sigmas out: all three are found and removed."""
     from retouch.synth import face_skin_mask, plant_blemishes
 
     clean = load_rgb("clean/innerverz_013_face.png")
     skin, u = face_skin_mask(clean)
-    p = plant_blemishes(clean, skin, face_size_px=u, rng=0)  # as bench_blemish.py, seed 0
+    p = plant_blemishes(clean, skin, face_size_px=u, rng=1)  # as bench_blemish.py, seed 1
     res = retouch(p.image, only=SPOTS)
     removed = [i for i in res.report["imperfections"] if i["type"] in SPOTS and i["removed"]]
-    for k in (10, 12):
+    for k in (11, 13, 14):
         spot = p.instances[k]
         assert spot.type == "dark_spot"
         assert any(spot.mask[int(round(i["center"][1])), int(round(i["center"][0]))]
