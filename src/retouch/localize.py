@@ -378,9 +378,10 @@ def spot_score(features: np.ndarray) -> float:
 #: 0.801 without it, 0.876 / 0.789 with it (README).
 MF_SIGNIFICANCE = 4.0
 #: The matched filter's test accepts only candidates less elongated than this (the
-#: scorer alone judges the others). Session 19: on the planted runs it costs no spot
-#: (precision 0.762 -> 0.780); on the real photos it leaves a hair at Rose Leslie's
-#: hairline that was lightened.
+#: scorer alone judges the others). Session 19, with MF_OVERRULE: on the planted runs
+#: it costs no spot (precision 0.778 -> 0.789); on the 24 real photos it leaves 9 fills
+#: (228 -> 219), about half of them irregular real marks (acne marks, a red mark on a
+#: child's cheek), the rest a thin line, a glint above glasses, a forehead crease.
 MF_ELONG_MAX = 2.0
 #: A channel-wise candidate the scorer rejects is a spot only at MF_SIGNIFICANCE plus
 #: this (the scorer judged its evidence; the matched filter's own candidates it has
@@ -754,6 +755,7 @@ def _localize_box(crop: np.ndarray, lab: np.ndarray, regions: FaceRegions, u: fl
     rows_n = np.flatnonzero(nose_m.any(axis=1))
     if rows_n.size:
         nose_m[:int(rows_n[0] + NOSE_SHADE_FROM * (rows_n[-1] - rows_n[0]))] = False
+
     def _contrast(c: dict) -> float:
         """The spot's contrast (L* darker + 0.8 a* redder) that bounds its fill.
 
@@ -847,7 +849,7 @@ def _localize_box(crop: np.ndarray, lab: np.ndarray, regions: FaceRegions, u: fl
             host = next((k for k, bx, by, br in hosts
                          if np.hypot(bx - c["cx"], by - c["cy"]) <= br + c["r"] + MF_MERGE * u),
                         None)
-            if host is not None:  # the rest of a blemish already found: one footprint
+            if host is not None:
                 instances[host] = _merged(instances[host], inst)
                 view = maps[instances[host].type][y0:y1, x0:x1]
                 np.maximum(view, inst.alpha, out=view)
