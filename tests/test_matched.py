@@ -119,3 +119,26 @@ def test_small_and_large_faces(u):
     assert t[c - k:c + k + 1, c - k:c + k + 1].max() > 5.0
     far = t[: n // 4, : n // 4]
     assert float(np.mean(far > 4.0)) < 5e-3
+
+
+def test_a_halo_joins_the_spot_it_belongs_to():
+    """localize._merged: one instance whose footprint covers both (the larger alpha
+    where they overlap), whose box covers both, and whose fill bound is the larger."""
+    from retouch.localize import CropInstance, _merged
+
+    def inst(x: int, y: int, a: np.ndarray, md: float) -> CropInstance:
+        h, w = a.shape
+        return CropInstance(type="acne", center_xy=(x + w / 2, y + h / 2), radius=2.0,
+                            bbox_xywh=(x + 1, y + 1, w - 2, h - 2), score=0.9, alpha=a,
+                            support_xywh=(x, y, w, h), texture_sigma=1.0, max_delta=md)
+
+    core = inst(10, 10, np.full((6, 6), 0.8, np.float32), 0.1)
+    halo = inst(13, 12, np.full((5, 7), 0.5, np.float32), 0.2)
+    halo.alpha[1, 1] = 1.0  # (14, 13): inside the core's support too
+    m = _merged(core, halo)
+    assert m.support_xywh == (10, 10, 10, 7)
+    assert m.alpha.shape == (7, 10)
+    assert m.alpha[3, 4] == 1.0  # the larger alpha where both lie
+    assert m.alpha[0, 0] == 0.8 and m.alpha[6, 9] == 0.5 and m.alpha[6, 0] == 0.0
+    assert m.bbox_xywh == (11, 11, 8, 5)
+    assert m.max_delta == 0.2 and m.type == "acne" and m.center_xy == core.center_xy
