@@ -175,10 +175,22 @@ def shift_lab(patch: np.ndarray, alpha: np.ndarray, shift: np.ndarray) -> np.nda
     Returns:
         ``(h, w, 3) float32`` in ``[0, 1]``: equal to ``patch`` where ``alpha == 0``.
     """
-    lab = cv2.cvtColor(np.ascontiguousarray(patch, np.float32), cv2.COLOR_RGB2Lab)
-    lab[..., :2] += shift * alpha[..., None]
-    out = np.clip(cv2.cvtColor(lab, cv2.COLOR_Lab2RGB), 0.0, 1.0)
-    return np.where(alpha[..., None] > 0, out, patch)
+    # Only the pixels the shift reaches are converted (a redness field's box on a large
+    # photo holds a few megapixels, of which it covers a tenth).
+    patch = np.ascontiguousarray(patch, np.float32)
+    idx = np.flatnonzero(alpha > 0)
+    out = patch.copy()
+    if idx.size == 0:
+        return out
+    a_px = np.asarray(alpha, np.float32).ravel()[idx]
+    px = patch.reshape(-1, 3)[idx].reshape(-1, 1, 3)
+    lab = cv2.cvtColor(px, cv2.COLOR_RGB2Lab).reshape(-1, 3)
+    shift = np.asarray(shift, np.float32)
+    sh = shift[None, :] if shift.ndim == 1 else shift.reshape(-1, 2)[idx]
+    lab[:, :2] += sh * a_px[:, None]
+    rgb = cv2.cvtColor(lab.reshape(-1, 1, 3), cv2.COLOR_Lab2RGB).reshape(-1, 3)
+    out.reshape(-1, 3)[idx] = np.clip(rgb, 0.0, 1.0)
+    return out
 
 
 #: A spot's fill is applied only if its change on the footprint's rim stays below this
