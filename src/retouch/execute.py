@@ -38,7 +38,7 @@ import numpy as np
 
 from .errors import InvalidInputError
 from .imageio import load_image
-from .inpaint import gauss
+from .inpaint import gauss, gauss_reduced
 from .localize import CropInstance
 from .pipeline import BROAD_TYPES, FaceAnalysis, RetouchPipeline, _image_box_of
 from .plan import DEFAULT_STRENGTH, INSTANCE_REGIONS, Operation, Plan
@@ -641,12 +641,7 @@ def _apply_region_ops(analysis: PhotoAnalysis, fa: FaceAnalysis, plan: Plan, act
 
 def _lowpass(img: np.ndarray, sigma: float) -> np.ndarray:
     """Gaussian low-pass; large sigmas are computed on a reduced grid (float32 in/out)."""
-    f = int(sigma // 4)
-    if f < 2:
-        return gauss(img, sigma)
-    h, w = img.shape[:2]
-    small = cv2.resize(img, (max(1, w // f), max(1, h // f)), interpolation=cv2.INTER_AREA)
-    return cv2.resize(gauss(small, sigma / f), (w, h), interpolation=cv2.INTER_LINEAR)
+    return gauss_reduced(img, sigma, per=4.0)
 
 
 def warp_map(crop_map: np.ndarray, fa: FaceAnalysis, box: tuple[int, int, int, int], *,

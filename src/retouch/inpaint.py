@@ -28,6 +28,17 @@ def gauss(x: np.ndarray, sigma: float) -> np.ndarray:
     return cv2.GaussianBlur(x, (0, 0), max(0.3, float(sigma)), borderType=cv2.BORDER_REFLECT)
 
 
+def gauss_reduced(x: np.ndarray, sigma: float, per: float = 3.0) -> np.ndarray:
+    """:func:`gauss`, computed on a grid reduced ``sigma // per`` times when that is 2
+    or more (the result is smooth) and interpolated back; ``x`` ``(H, W[, C<=4])``."""
+    f = int(sigma // per)
+    if f < 2:
+        return gauss(x, sigma)
+    h, w = x.shape[:2]
+    small = cv2.resize(x, (max(1, w // f), max(1, h // f)), interpolation=cv2.INTER_AREA)
+    return cv2.resize(gauss(small, sigma / f), (w, h), interpolation=cv2.INTER_LINEAR)
+
+
 def push_pull(values: np.ndarray, weights: np.ndarray, *, gain: float = 6.0) -> np.ndarray:
     """Fill low-weight pixels of ``values`` from high-weight ones, at every scale.
 

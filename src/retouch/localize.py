@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 import cv2
 import numpy as np
 
-from .inpaint import CONTAINMENT_MAX, fill_containment, fill_delta
+from .inpaint import CONTAINMENT_MAX, fill_containment, fill_delta, gauss_reduced
 from .inpaint import gauss as _gauss
 from .matched import tone_significance
 from .morph import dilate_local
@@ -108,16 +108,7 @@ def normalized_blur(x: np.ndarray, w: np.ndarray, sigma: float) -> np.ndarray:
     w = np.ascontiguousarray(w, np.float32)
     w_c = cv2.merge([w] * x.shape[2]) if x.ndim == 3 else w
     xw = cv2.multiply(x, w_c)
-    f = int(sigma // 3)
-    if f >= 2:
-        h, wd = w.shape
-        sz = (max(1, wd // f), max(1, h // f))
-        num = _gauss(cv2.resize(xw, sz, interpolation=cv2.INTER_AREA), sigma / f)
-        den = _gauss(cv2.resize(w, sz, interpolation=cv2.INTER_AREA), sigma / f)
-        num = cv2.resize(num, (wd, h), interpolation=cv2.INTER_LINEAR)
-        den = cv2.resize(den, (wd, h), interpolation=cv2.INTER_LINEAR)
-    else:
-        num, den = _gauss(xw, sigma), _gauss(w, sigma)
+    num, den = gauss_reduced(xw, sigma), gauss_reduced(w, sigma)
     den = np.maximum(den, 1e-6)
     return cv2.divide(num, cv2.merge([den] * x.shape[2]) if x.ndim == 3 else den)
 

@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 
 from .inpaint import gauss as _gauss
+from .inpaint import gauss_reduced
 
 #: Unit Lab directions (L*, a*, b*) of a spot's tone shift: brown (melanin) and red
 #: (haemoglobin).
@@ -41,19 +42,10 @@ MF_FLOOR = 0.09
 MF_MIN_SIGMA = 1.0
 
 
-def _blur(x: np.ndarray, sigma: float) -> np.ndarray:
-    """Gaussian blur of a 2-D map; wide ones on a grid reduced by ``sigma // 3``."""
-    f = int(sigma // 3)
-    if f < 2:
-        return _gauss(x, sigma)
-    h, w = x.shape
-    small = cv2.resize(x, (max(1, w // f), max(1, h // f)), interpolation=cv2.INTER_AREA)
-    return cv2.resize(_gauss(small, sigma / f), (w, h), interpolation=cv2.INTER_LINEAR)
-
-
 def _ring(x: np.ndarray, window: float, hole: float) -> np.ndarray:
     """``x`` under the ring kernel ``G_window - (hole / window)^2 G_hole`` (>= 0, 0 at 0)."""
-    return cv2.addWeighted(_blur(x, window), 1.0, _gauss(x, hole), -(hole / window) ** 2, 0.0)
+    return cv2.addWeighted(gauss_reduced(x, window), 1.0, _gauss(x, hole),
+                           -(hole / window) ** 2, 0.0)
 
 
 def _inverse_cov(F: list[np.ndarray], wt: np.ndarray, window: float, hole: float,
