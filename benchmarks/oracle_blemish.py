@@ -31,7 +31,6 @@ The photos are read, never copied.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import warnings
 from pathlib import Path
@@ -43,7 +42,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from bench_blemish import list_clean, load_rgb  # noqa: E402
+from bench_blemish import DEFAULT_FACES, list_clean, load_rgb  # noqa: E402
 
 from retouch.matched import (  # noqa: E402
     BROWN_LAB,
@@ -57,7 +56,6 @@ from retouch.matched import (  # noqa: E402
 from retouch.synth import face_skin_mask, plant_blemishes  # noqa: E402
 from retouch.synth.blemishes import srgb_to_lab  # noqa: E402
 
-DEFAULT_FACES = Path(os.environ.get("RETOUCH_FACES", REPO.parent / "shared" / "faces"))
 VARIANTS = ("oracle", "window", "ring")
 
 
