@@ -52,6 +52,7 @@ from retouch.matched import (  # noqa: E402
     RED_LAB,
     _Grid,
     _inverse_cov,
+    project,
 )
 from retouch.synth import face_skin_mask, plant_blemishes  # noqa: E402
 from retouch.synth.blemishes import srgb_to_lab  # noqa: E402
@@ -67,18 +68,10 @@ def significance(lab_p: np.ndarray, lab_c: np.ndarray, skin: np.ndarray, u: floa
     best = np.full(skin.shape, -np.inf, np.float32)
     for rf in MF_RADII:
         s = max(0.6, rf * u / 1.6)
-        Fp = [a - b for a, b in zip(gp.blur(s), gp.blur(3 * s), strict=True)]
-        Fc = [a - b for a, b in zip(gc.blur(s), gc.blur(3 * s), strict=True)]
+        Fp, Fc = gp.response(s), gc.response(s)
         hole = MF_HOLE * s if variant == "ring" else 0.0
         inv = _inverse_cov(Fc if variant == "oracle" else Fp, w, MF_WINDOW * u, hole)
-        xx, xy, xz, yy, yz, zz = inv
-        for d0, d1, d2 in (BROWN_LAB, RED_LAB):
-            v0 = xx * d0 + xy * d1 + xz * d2
-            v1 = xy * d0 + yy * d1 + yz * d2
-            v2 = xz * d0 + yz * d1 + zz * d2
-            t = (v0 * Fp[0] + v1 * Fp[1] + v2 * Fp[2]) / np.sqrt(
-                np.maximum(v0 * d0 + v1 * d1 + v2 * d2, 1e-12))
-            best = np.maximum(best, t.astype(np.float32))
+        best = np.maximum(best, project(inv, Fp, (BROWN_LAB, RED_LAB)))
     return best
 
 

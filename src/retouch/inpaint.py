@@ -39,6 +39,21 @@ def gauss_reduced(x: np.ndarray, sigma: float, per: float = 3.0) -> np.ndarray:
     return cv2.resize(gauss(small, sigma / f), (w, h), interpolation=cv2.INTER_LINEAR)
 
 
+def normalized_blur(x: np.ndarray, w: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian normalized convolution ``G*(x w) / G*w`` (``x`` (H, W[, C]), ``w`` (H, W)).
+
+    Large ``sigma`` is computed on a reduced grid (the result is smooth anyway).
+    """
+    # OpenCV's per-element ops: NumPy's broadcasting of (H, W, 1) over channels is slow.
+    x = np.ascontiguousarray(x, np.float32)
+    w = np.ascontiguousarray(w, np.float32)
+    w_c = cv2.merge([w] * x.shape[2]) if x.ndim == 3 else w
+    xw = cv2.multiply(x, w_c)
+    num, den = gauss_reduced(xw, sigma), gauss_reduced(w, sigma)
+    den = np.maximum(den, 1e-6)
+    return cv2.divide(num, cv2.merge([den] * x.shape[2]) if x.ndim == 3 else den)
+
+
 def push_pull(values: np.ndarray, weights: np.ndarray, *, gain: float = 6.0) -> np.ndarray:
     """Fill low-weight pixels of ``values`` from high-weight ones, at every scale.
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 import cv2
 import numpy as np
 
-from .inpaint import CONTAINMENT_MAX, fill_containment, fill_delta, gauss_reduced
+from .inpaint import CONTAINMENT_MAX, fill_containment, fill_delta, normalized_blur
 from .inpaint import gauss as _gauss
 from .matched import tone_significance
 from .morph import dilate_local
@@ -96,21 +96,6 @@ class Localization:
     instances: list[CropInstance]
     normal_skin: np.ndarray
     face_size: float
-
-
-def normalized_blur(x: np.ndarray, w: np.ndarray, sigma: float) -> np.ndarray:
-    """Gaussian normalized convolution ``G*(x w) / G*w`` (``x`` (H, W[, C]), ``w`` (H, W)).
-
-    Large ``sigma`` is computed on a reduced grid (the result is smooth anyway).
-    """
-    # OpenCV's per-element ops: NumPy's broadcasting of (H, W, 1) over channels is slow.
-    x = np.ascontiguousarray(x, np.float32)
-    w = np.ascontiguousarray(w, np.float32)
-    w_c = cv2.merge([w] * x.shape[2]) if x.ndim == 3 else w
-    xw = cv2.multiply(x, w_c)
-    num, den = gauss_reduced(xw, sigma), gauss_reduced(w, sigma)
-    den = np.maximum(den, 1e-6)
-    return cv2.divide(num, cv2.merge([den] * x.shape[2]) if x.ndim == 3 else den)
 
 
 def surround_extremes(sm: np.ndarray, w: np.ndarray, d: float, s: float,

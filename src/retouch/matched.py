@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 
 from .inpaint import gauss as _gauss
-from .inpaint import gauss_reduced
+from .inpaint import gauss_reduced, normalized_blur
 
 #: Unit Lab directions (L*, a*, b*) of a spot's tone shift: brown (melanin) and red
 #: (haemoglobin).
@@ -94,16 +94,39 @@ class _Grid:
             size = (wt.shape[1] // fr, wt.shape[0] // fr)
             lab = cv2.resize(lab, size, interpolation=cv2.INTER_AREA)
             wt = cv2.resize(wt, size, interpolation=cv2.INTER_AREA)
-        self.wt = wt
-        self._chans = [cv2.multiply(c, wt) for c in cv2.split(lab)]
+        self.lab, self.wt = lab, wt
         self._cache: dict[float, tuple[np.ndarray, ...]] = {}
 
     def blur(self, sigma: float) -> tuple[np.ndarray, ...]:
         """Skin-weighted Gaussian (width ``sigma`` px of this grid) of each Lab channel."""
         if sigma not in self._cache:
-            den = cv2.max(_gauss(self.wt, sigma), 1e-6)
-            self._cache[sigma] = tuple(cv2.divide(_gauss(c, sigma), den) for c in self._chans)
+            self._cache[sigma] = tuple(cv2.split(normalized_blur(self.lab, self.wt, sigma)))
         return self._cache[sigma]
+
+    def response(self, s: float) -> list[np.ndarray]:
+        """The centre-surround response ``F`` (centre ``s`` px, surround ``3 s``) per channel."""
+        return [cv2.subtract(a, b) for a, b in zip(self.blur(s), self.blur(3.0 * s), strict=True)]
+
+
+def project(inv: list[np.ndarray], F: list[np.ndarray],
+            directions: tuple[tuple[float, float, float], ...]) -> np.ndarray:
+    """``max_d d^T C^-1 F / sqrt(d^T C^-1 d)`` per pixel, ``(H, W) float32``.
+
+    ``inv`` holds the six entries ``(xx, xy, xz, yy, yz, zz)`` of ``C^-1`` per pixel
+    (:func:`_inverse_cov`), ``F`` the three channels' responses, ``directions`` unit
+    Lab directions.
+    """
+    xx, xy, xz, yy, yz, zz = inv
+    best = None
+    for d0, d1, d2 in directions:
+        v0 = xx * d0 + xy * d1 + xz * d2
+        v1 = xy * d0 + yy * d1 + yz * d2
+        v2 = xz * d0 + yz * d1 + zz * d2
+        num = v0 * F[0] + v1 * F[1] + v2 * F[2]
+        t = (num / np.sqrt(np.maximum(v0 * d0 + v1 * d1 + v2 * d2, 1e-12))).astype(np.float32)
+        best = t if best is None else cv2.max(best, t)
+    assert best is not None
+    return best
 
 
 def tone_significance(lab: np.ndarray, w: np.ndarray, u: float,
@@ -134,18 +157,10 @@ def tone_significance(lab: np.ndarray, w: np.ndarray, u: float,
             grids[fr] = _Grid(lab, wt0, fr)
         g = grids[fr]
         s = max(0.6, s_full / fr)
-        F = [cv2.subtract(a, b) for a, b in zip(g.blur(s), g.blur(3.0 * s), strict=True)]
-        xx, xy, xz, yy, yz, zz = _inverse_cov(F, g.wt, MF_WINDOW * u / fr, MF_HOLE * s,
-                                              fc=2 if fr == 1 and MF_HOLE * s >= 4 else 1)
-        t_s = None
-        for d0, d1, d2 in directions:
-            v0 = xx * d0 + xy * d1 + xz * d2
-            v1 = xy * d0 + yy * d1 + yz * d2
-            v2 = xz * d0 + yz * d1 + zz * d2
-            num = v0 * F[0] + v1 * F[1] + v2 * F[2]
-            t = (num / np.sqrt(np.maximum(v0 * d0 + v1 * d1 + v2 * d2, 1e-12))).astype(np.float32)
-            t_s = t if t_s is None else cv2.max(t_s, t)
-        assert t_s is not None
+        F = g.response(s)
+        inv = _inverse_cov(F, g.wt, MF_WINDOW * u / fr, MF_HOLE * s,
+                           fc=2 if fr == 1 and MF_HOLE * s >= 4 else 1)
+        t_s = project(inv, F, directions)
         if fr > 1:
             t_s = cv2.resize(t_s, (W, H), interpolation=cv2.INTER_LINEAR)
         best = t_s if best is None else cv2.max(best, t_s)
