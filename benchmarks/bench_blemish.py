@@ -30,6 +30,7 @@ The photos are test data: they are read at run time and never copied.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import os
@@ -695,6 +696,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="types treated besides the planted ones, e.g. 'redness' (comma list); "
         "its changes count as changes outside the masks",
     )
+    ap.add_argument(
+        "--sensitivity",
+        type=float,
+        default=None,
+        help="the localizer's sensitivity in [0, 1] (retouch --sensitivity; default the "
+        "package's own default, 0.5): a point on the recall / precision trade-off",
+    )
     return ap.parse_args(argv)
 
 
@@ -711,6 +719,10 @@ def main(argv: Sequence[str] | None = None, retouch_fn: RetouchFn | None = None)
             from retouch import retouch as retouch_fn
         except ImportError as exc:
             sys.exit(f"bench_blemish: cannot import retouch.retouch ({exc})")
+    if args.sensitivity is not None:
+        if not 0.0 <= args.sensitivity <= 1.0:
+            sys.exit(f"bench_blemish: --sensitivity must be in [0, 1]; got {args.sensitivity}")
+        retouch_fn = functools.partial(retouch_fn, sensitivity=args.sensitivity)
     args.out.mkdir(parents=True, exist_ok=True)
     planted = None
     if not args.no_planted:
@@ -725,6 +737,7 @@ def main(argv: Sequence[str] | None = None, retouch_fn: RetouchFn | None = None)
             "faces": str(faces),
             "seeds": list(args.seeds),
             "counts": args.counts or dict(DEFAULT_COUNTS),
+            "sensitivity": args.sensitivity,
             "only": [*SYNTH_TYPES, *(t for t in args.also.split(",") if t.strip())],
             "iou_threshold": IOU_THRESHOLD,
             "psnr_cap_db": PSNR_CAP,

@@ -62,3 +62,32 @@ def test_visibility_falls_with_the_skins_texture_and_recall_is_binned_by_it():
     assert [b["planted"] for b in bins] == [1, 1, 0, 2]
     assert [b["recall"] for b in bins] == [0.0, 1.0, None, 0.5]
     assert bins[-1]["high"] is None
+
+
+def test_the_benchmark_passes_its_sensitivity_to_retouch(faces_dir, tmp_path, capsys):
+    """``--sensitivity`` picks a point of the recall / precision trade-off: every call
+    of the retouch function gets it, and a value outside [0, 1] stops the run."""
+    import types
+
+    from bench_blemish import main
+
+    calls: list[dict] = []
+
+    def fake(image, **kw):
+        calls.append(kw)
+        return types.SimpleNamespace(image=np.asarray(image), report={"imperfections": []})
+
+    args = ["--faces", str(faces_dir), "--out", str(tmp_path / "o"), "--seeds", "0",
+            "--images", "innerverz_013_face.png"]
+    assert main([*args, "--sensitivity", "0.8"], retouch_fn=fake) == 0
+    assert len(calls) == 2  # the clean photo, then its one planting
+    assert all(kw["sensitivity"] == 0.8 for kw in calls)
+    assert all(set(kw["only"]) == {"acne", "red_spot", "dark_spot"} for kw in calls)
+    capsys.readouterr()
+    try:
+        main([*args, "--sensitivity", "1.5"], retouch_fn=fake)
+    except SystemExit as exc:
+        assert "--sensitivity must be in [0, 1]" in str(exc.code)
+    else:
+        raise AssertionError("an out-of-range --sensitivity must stop the benchmark")
+    assert len(calls) == 2
