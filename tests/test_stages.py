@@ -249,3 +249,55 @@ def test_tune_allocator_applies_once_and_can_be_disabled(env_value: str, expecte
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
                          check=True)
     assert out.stdout.strip() == expected
+
+
+def test_a_crop_instance_checks_its_footprint_against_its_support_box():
+    from retouch.types import CropInstance
+
+    ok = dict(type="acne", center_xy=(10.0, 12.0), radius=3.0, bbox_xywh=(7, 9, 6, 6),
+              score=0.5, alpha=np.ones((10, 8), np.float32), support_xywh=(5, 7, 8, 10),
+              texture_sigma=1.0)
+    assert CropInstance(**ok).alpha.shape == (10, 8)
+    with pytest.raises(ValueError, match="does not match the support box"):
+        CropInstance(**{**ok, "alpha": np.ones((8, 10), np.float32)})
+    with pytest.raises(ValueError, match="unknown imperfection type"):
+        CropInstance(**{**ok, "type": "scar"})
+    with pytest.raises(ValueError, match="shift shape"):
+        CropInstance(**{**ok, "type": "redness", "shift": np.zeros((10, 8, 3), np.float32)})
+
+
+def test_a_localization_has_a_map_for_every_type():
+    from retouch.types import IMPERFECTION_TYPES, Localization
+
+    maps = {t: np.zeros((4, 4), np.float32) for t in IMPERFECTION_TYPES}
+    assert Localization(maps, [], np.ones((4, 4), np.float32), 2.0).face_size == 2.0
+    del maps["shine"]
+    with pytest.raises(ValueError, match="shine"):
+        Localization(maps, [], np.ones((4, 4), np.float32), 2.0)
+
+
+def test_region_at_names_the_region_under_a_point_else_skin():
+    from retouch.parse import region_at
+    from retouch.types import REGION_NAMES, FaceRegions
+
+    masks = {n: np.zeros((20, 20), np.float32) for n in REGION_NAMES}
+    masks["left_cheek"][5:10, 5:10] = 1.0
+    masks["forehead"][5:10, 8:12] = 1.0  # overlaps the cheek: the forehead is named first
+    regions = FaceRegions(masks=masks, skin_likelihood=np.ones((20, 20), np.float32))
+    assert region_at(regions, 6.0, 6.0) == "left_cheek"
+    assert region_at(regions, 9.4, 7.0) == "forehead"
+    assert region_at(regions, 15.0, 15.0) == "skin"
+    assert region_at(regions, -3.0, 40.0) == "skin"  # outside the crop
+
+
+def test_robust_scales_ignore_outliers_on_one_side():
+    from retouch.robust import mad_sigma, one_sided_sigma, thin
+
+    rng = np.random.default_rng(0)
+    v = rng.normal(0.0, 2.0, 50_000)
+    assert thin(v, 1000).size <= 1000 + 50
+    assert abs(mad_sigma(v) - 2.0) < 0.1
+    spotted = np.concatenate([v, np.full(5_000, 40.0)])  # spots: a one-sided excess
+    assert abs(one_sided_sigma(spotted, positive=False) - 2.0) < 0.1
+    assert one_sided_sigma(spotted, positive=True) > 2.2
+    assert mad_sigma(np.array([])) == 1.0

@@ -42,9 +42,9 @@ import numpy as np
 
 from .align import warp_to_crop
 from .errors import InvalidInputError
-from .localize import Localization, localize_imperfections
+from .localize import localize_imperfections
 from .parse import skin_likelihood, skin_with_spots
-from .types import REGION_NAMES, Alignment, Face, FaceRegions
+from .types import REGION_NAMES, Alignment, Face, FaceRegions, Localization
 
 #: Default face size of a close-up, as a fraction of the frame's longer side.
 DEFAULT_FACE_FRACTION = 0.7

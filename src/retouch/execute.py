@@ -39,10 +39,9 @@ import numpy as np
 from .errors import InvalidInputError
 from .imageio import load_image
 from .inpaint import gauss, gauss_reduced
-from .localize import CropInstance
 from .pipeline import BROAD_TYPES, FaceAnalysis, RetouchPipeline, _image_box_of
 from .plan import DEFAULT_STRENGTH, INSTANCE_REGIONS, Operation, Plan
-from .types import Face, ImageData, RetouchResult
+from .types import CropInstance, Face, ImageData, RetouchResult
 
 #: Radius (in face widths) of "near the nose" when no count is given.
 NEAR_RADIUS = 0.2

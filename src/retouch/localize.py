@@ -10,7 +10,10 @@ Lab) and find where the photo departs from it:
   than a noise-relative threshold, at sizes relative to the face;
 * wrinkles / fine lines: elongated dark valleys (Hessian ridge filter);
 * under-eye darkness: the under-eye regions darker than the cheek below;
-* shine: broad bright, desaturated highlights on skin.
+* shine: broad bright, desaturated highlights on skin;
+* redness between the spots of a breakout.
+
+The spots are found here; the other, broad maps are :mod:`retouch.broad`'s.
 
 All thresholds are relative to the face size (``u = 0.55 * crop size``, about
 the face width) and to this face's own skin noise, so they hold across
@@ -19,83 +22,23 @@ resolutions, skin tones, lighting and makeup.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import cv2
 import numpy as np
 
+from .broad import redness, shine, under_eye, valley_depth, wrinkles
 from .inpaint import CONTAINMENT_MAX, fill_containment, fill_delta, normalized_blur
 from .inpaint import gauss as _gauss
 from .matched import tone_significance
 from .morph import dilate_local
+from .parse import region_at
+from .robust import mad_sigma, one_sided_sigma, thin
 from .runtime import helper_pool
-from .types import IMPERFECTION_TYPES, NOT_CONTAINED, FaceRegions
+from .types import IMPERFECTION_TYPES, NOT_CONTAINED, CropInstance, FaceRegions, Localization
 
 #: Types found as compact blobs.
 SPOT_TYPES = ("acne", "red_spot", "dark_spot", "mole", "freckle")
-
-
-@dataclass(frozen=True)
-class CropInstance:
-    """One imperfection instance in canonical-crop coordinates.
-
-    Attributes:
-        type: an entry of :data:`~retouch.types.IMPERFECTION_TYPES`.
-        center_xy: centre ``(x, y)`` in crop pixels.
-        radius: equivalent radius in crop pixels.
-        bbox_xywh: integer box in crop pixels.
-        score: visibility in ``[0, 1]``.
-        alpha: ``(h, w) float32`` soft treatment footprint inside ``bbox_xywh``
-            of the *support* box (see ``support_xywh``) in ``[0, 1]``.
-        support_xywh: crop box that ``alpha`` covers (the bbox grown by the
-            feather margin).
-        texture_sigma: scale (crop px) below which the pixel's own texture is
-            kept when this instance is filled.
-        max_delta: largest change a fill may make to a pixel, in RGB ``[0, 1]``
-            units (about 1.5x the measured contrast): a guard against filling
-            a misdetection with far-away tone. For ``shine`` it is instead the
-            drop of L* (in L*/100 units) where ``alpha`` is 1; ``alpha`` there
-            is the highlight's excess over normal skin relative to its peak.
-        region: named region containing the centre.
-        kept_reason: ``""``, or why this instance is left untreated whatever the
-            settings (:data:`~retouch.types.NOT_CONTAINED`: a spot's fill would not
-            stay inside its footprint, :func:`spot_containment`).
-        shift: ``redness`` only: ``(h, w, 2) float32`` over the support box, the
-            change of CIE L* and a* (in L*/a* units) where ``alpha`` is 1;
-            ``None`` for every other type.
-    """
-
-    type: str
-    center_xy: tuple[float, float]
-    radius: float
-    bbox_xywh: tuple[int, int, int, int]
-    score: float
-    alpha: np.ndarray
-    support_xywh: tuple[int, int, int, int]
-    texture_sigma: float
-    region: str = "skin"
-    max_delta: float = 1.0
-    kept_reason: str = ""
-    shift: np.ndarray | None = None
-
-
-@dataclass(frozen=True)
-class Localization:
-    """Everything the localizer found on one face, in crop coordinates.
-
-    Attributes:
-        maps: type -> ``(S, S) float32`` soft map in ``[0, 1]`` for every type of
-            :data:`~retouch.types.IMPERFECTION_TYPES`.
-        instances: the instances, all types.
-        normal_skin: ``(S, S) float32`` in ``[0, 1]``: weight of each pixel as a
-            *source* of normal skin (skin that is not any imperfection).
-        face_size: ``u`` in crop pixels (about the face width).
-    """
-
-    maps: dict[str, np.ndarray]
-    instances: list[CropInstance]
-    normal_skin: np.ndarray
-    face_size: float
 
 
 def surround_extremes(sm: np.ndarray, w: np.ndarray, d: float, s: float,
@@ -180,40 +123,6 @@ def directional_residual(x: np.ndarray, low: np.ndarray, high: np.ndarray) -> np
     return cv2.add(cv2.min(cv2.subtract(x, low), 0.0), cv2.max(cv2.subtract(x, high), 0.0))
 
 
-def _thin(v: np.ndarray, n: int = 40_000) -> np.ndarray:
-    """An evenly strided subsample of at most ~``n`` values (for robust statistics)."""
-    step = max(1, v.size // n)
-    return v[::step]
-
-
-def _mad_sigma(v: np.ndarray) -> float:
-    v = _thin(v)
-    if v.size == 0:
-        return 1.0
-    med = np.median(v)
-    return float(1.4826 * np.median(np.abs(v - med)))
-
-
-def _taper(mask: np.ndarray, sigma: float) -> np.ndarray:
-    """A bool mask grown by ``2 sigma`` and feathered to 0 before the box edge."""
-    m = mask.astype(np.float32)
-    k = int(2 * round(2 * sigma) + 1)
-    m = cv2.dilate(m, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
-    m = _gauss(m, sigma)
-    # Force zero on the outermost ring so nothing is cut by the box.
-    m[[0, -1], :] = 0
-    m[:, [0, -1]] = 0
-    return np.clip(m, 0, 1)
-
-
-def _one_sided_sigma(v: np.ndarray, *, positive: bool) -> float:
-    """Noise scale from one side of a zero-centred residual (robust to one-sided outliers)."""
-    v = _thin(v, 80_000)
-    side = v[v > 0] if positive else -v[v < 0]
-    if side.size < 10:
-        return 1.0
-    return float(1.4826 * np.median(side))
-
 
 #: Surround scales of the spot residual: (sampling distance, Gaussian width), in face
 #: sizes. The small one rings a small spot closely; the large one clears a large spot.
@@ -234,7 +143,7 @@ def _texture_sigma(L: np.ndarray, bg: np.ndarray, bg_near: np.ndarray, inner: np
     dev = np.minimum(np.maximum(far, np.minimum(near, 0.0)), np.maximum(near, 0.0))
     idx = np.flatnonzero(inner)
     idx = idx[::max(1, idx.size // 80_000)]
-    return max(0.7, _one_sided_sigma(dev.ravel()[idx], positive=True))
+    return max(0.7, one_sided_sigma(dev.ravel()[idx], positive=True))
 
 
 def _residuals(sm: np.ndarray, inner: np.ndarray, low: np.ndarray, high: np.ndarray
@@ -254,20 +163,10 @@ def _residuals(sm: np.ndarray, inner: np.ndarray, low: np.ndarray, high: np.ndar
     dL, da, db = cv2.split(dev)
     idx = np.flatnonzero(inner)
     idx = idx[::max(1, idx.size // 80_000)]
-    sig = (max(0.4, _one_sided_sigma(dL.ravel()[idx], positive=True)),
-           max(0.3, _one_sided_sigma(da.ravel()[idx], positive=False)),
-           max(0.3, _one_sided_sigma(db.ravel()[idx], positive=False)))
+    sig = (max(0.4, one_sided_sigma(dL.ravel()[idx], positive=True)),
+           max(0.3, one_sided_sigma(da.ravel()[idx], positive=False)),
+           max(0.3, one_sided_sigma(db.ravel()[idx], positive=False)))
     return (dL, da, db), sig
-
-
-def _region_at(regions: FaceRegions, x: float, y: float) -> str:
-    xi, yi = int(round(x)), int(round(y))
-    for name in ("forehead", "left_cheek", "right_cheek", "nose", "chin",
-                 "left_under_eye", "right_under_eye", "neck"):
-        m = regions.masks.get(name)
-        if m is not None and 0 <= yi < m.shape[0] and 0 <= xi < m.shape[1] and m[yi, xi] > 0.5:
-            return name
-    return "skin"
 
 
 #: Candidates at least this significant count towards a freckle field's density.
@@ -306,10 +205,6 @@ BROWN_DARK_PER_RED = 1.0
 #: no planted spot is lost (README).
 HAIR_BUSY = 2.0
 HAIR_LIKE = 0.6
-
-#: Share of a highlight's L* excess (above the shine threshold) that treating shine
-#: at amount 1 removes; the rest keeps the face's modelling.
-SHINE_REDUCTION = 0.6
 
 #: Largest change a spot's fill may make, per unit of the spot's measured contrast
 #: (``d + 0.8 red``, L*/a* units; the bound is this times the contrast / 100, in RGB
@@ -529,7 +424,7 @@ def _localize_box(crop: np.ndarray, lab: np.ndarray, regions: FaceRegions, u: fl
     bg = normalized_blur(sm, w, sig_bg)
     for _ in range(2):
         dev = np.abs(sm[..., 0] - bg[..., 0]) + 1.5 * np.abs(sm[..., 1] - bg[..., 1])
-        s_dev = max(1.0, _mad_sigma(dev[skin_b]))
+        s_dev = max(1.0, mad_sigma(dev[skin_b]))
         w = skin * np.exp(-((dev / (2.5 * s_dev)) ** 2))
         bg = normalized_blur(sm, w, sig_bg)
     inner = cv2.erode(skin_b.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
@@ -552,8 +447,8 @@ def _localize_box(crop: np.ndarray, lab: np.ndarray, regions: FaceRegions, u: fl
     # The broad maps need nothing from the spot search: computed on a second thread
     # (NumPy and OpenCV release the GIL), they overlap it on a 2-core machine.
     broad = helper_pool().submit(lambda: (
-        _valley_depth(L, u), _under_eye(sm, bg, regions, u),
-        _shine(sm, bg, skin, s_tex, u, regions)))
+        valley_depth(L, u), under_eye(sm, bg, regions, u),
+        shine(sm, bg, skin, s_tex, u, regions)))
 
     # 2. Spot candidates: multi-level thresholding of the noise-relative contrast.
     #    A component small enough to be a spot is accepted at the lowest level where
@@ -571,8 +466,8 @@ def _localize_box(crop: np.ndarray, lab: np.ndarray, regions: FaceRegions, u: fl
                              sig_busy)
     busy_a = normalized_blur(np.minimum(np.abs(da), BUSY_CLIP * s_a).astype(np.float32), skin,
                              sig_busy)
-    busy_L = np.maximum(1.0, busy_L / max(1e-3, float(np.median(_thin(busy_L[inner])))))
-    busy_a = np.maximum(1.0, busy_a / max(1e-3, float(np.median(_thin(busy_a[inner])))))
+    busy_L = np.maximum(1.0, busy_L / max(1e-3, float(np.median(thin(busy_L[inner])))))
+    busy_a = np.maximum(1.0, busy_a / max(1e-3, float(np.median(thin(busy_a[inner])))))
     # Per scale: darker (D), redder (R), browner (B) than the surround, over busyness;
     # significance z = the best of darker, redder, or darker-and-browner (melanin).
     zD = zR = zB = z = None
@@ -815,7 +710,7 @@ def _localize_box(crop: np.ndarray, lab: np.ndarray, regions: FaceRegions, u: fl
             bbox_xywh=(int(c["x"]), int(c["y"]), int(c["w"]), int(c["h"])), score=score,
             alpha=a, support_xywh=(x0, y0, x1 - x0, y1 - y0),
             texture_sigma=tex, kept_reason=kept,
-            region=_region_at(regions, c["cx"], c["cy"]),
+            region=region_at(regions, c["cx"], c["cy"]),
             max_delta=float(np.clip(
                 FILL_CONTRAST_GAIN * _contrast(c) / 100.0 + 0.02, 0.03, 0.6)),
         )
@@ -844,7 +739,7 @@ def _localize_box(crop: np.ndarray, lab: np.ndarray, regions: FaceRegions, u: fl
     for t in SPOT_TYPES:
         np.maximum(spots, maps[t], out=spots)
     resp, (ue_map, ue_inst), (sh_map, sh_inst) = broad.result()
-    maps["wrinkle"], wr_inst = _wrinkles(resp, skin_b, u, s_tex, regions, spots)
+    maps["wrinkle"], wr_inst = wrinkles(resp, skin_b, u, s_tex, regions, spots)
     instances += wr_inst
     # 5. Under-eye darkness and 6. shine (computed beside the spot search).
     maps["under_eye"] = ue_map
@@ -853,7 +748,7 @@ def _localize_box(crop: np.ndarray, lab: np.ndarray, regions: FaceRegions, u: fl
     instances += sh_inst
     # 7. Redness between the spots of a breakout.
     breakout = [i for i in instances if i.type in ("acne", "red_spot") and not i.kept_reason]
-    maps["redness"], rd_inst = _redness(lab, inner, skin, breakout, np.maximum(spots, loose), u,
+    maps["redness"], rd_inst = redness(lab, inner, skin, breakout, np.maximum(spots, loose), u,
                                            regions)
     instances += rd_inst
 
@@ -884,239 +779,3 @@ def _merged(a: CropInstance, b: CropInstance) -> CropInstance:
                    max_delta=max(a.max_delta, b.max_delta))
 
 
-def _valley_depth(L: np.ndarray, u: float) -> np.ndarray:
-    """Depth in L units of dark valleys (lines) at two widths, ``(S, S) float32``.
-
-    Scale-normalized curvature across the valley (largest Hessian eigenvalue,
-    minus twice a positive smallest one so round blobs are not lines).
-    """
-    sig = max(0.8, 0.004 * u)
-    resp = np.zeros_like(L)
-    for sg in (sig, 2.2 * sig):
-        g = _gauss(L, sg)
-        gxx = cv2.Sobel(g, cv2.CV_32F, 2, 0, ksize=3)
-        gyy = cv2.Sobel(g, cv2.CV_32F, 0, 2, ksize=3)
-        gxy = cv2.Sobel(g, cv2.CV_32F, 1, 1, ksize=3)
-        tr = gxx + gyy
-        det_term = np.sqrt(np.maximum(0, (gxx - gyy) ** 2 + 4 * gxy**2))
-        l1 = 0.5 * (tr + det_term)  # largest eigenvalue: > 0 across a dark valley
-        l2 = 0.5 * (tr - det_term)
-        dark = np.where(l1 > 0, l1 - np.maximum(l2, 0) * 2.0, 0) * sg**2
-        np.maximum(resp, dark, out=resp)
-    return resp
-
-
-def _wrinkles(resp: np.ndarray, skin_b: np.ndarray, u: float, s_L: float,
-              regions: FaceRegions, spots: np.ndarray) -> tuple[np.ndarray, list[CropInstance]]:
-    # Valleys (``resp``, from :func:`_valley_depth`) judged against an absolute
-    # visibility floor raised by the pixel noise -- not against the face's own
-    # statistics, which a face full of wrinkles would inflate.
-    sig = max(0.8, 0.004 * u)
-    t0 = max(5.0, 2.5 * s_L)
-    area = (regions.masks["forehead"] + regions.masks["left_under_eye"]
-            + regions.masks["right_under_eye"] + regions.masks["left_cheek"]
-            + regions.masks["right_cheek"] + regions.masks["chin"])
-    # Not on hair (moustache, brows' tails: low skin likelihood) nor on the face's
-    # outline (the jaw's silhouette is a dark valley too).
-    inside = cv2.erode(skin_b.astype(np.uint8), cv2.getStructuringElement(
-        cv2.MORPH_ELLIPSE, (int(0.04 * u) | 1,) * 2)) > 0
-    area = np.clip(area, 0, 1) * inside * (regions.skin_likelihood > 0.1)
-    area = area * (1.0 - np.clip(spots * 2.0, 0, 1))
-    m = np.clip((resp - t0) / t0, 0, 1) * area
-    m = _gauss(m.astype(np.float32), sig * 0.7)
-    inst: list[CropInstance] = []
-    n, lbl, stats, cents = cv2.connectedComponentsWithStats((m > 0.25).astype(np.uint8), 8)
-    for i in range(1, n):
-        x, y, w, h, a = stats[i]
-        if max(w, h) < 0.05 * u:
-            continue
-        sub = m[y : y + h, x : x + w] * (lbl[y : y + h, x : x + w] == i)
-        inst.append(CropInstance(
-            type="wrinkle", center_xy=(float(cents[i][0]), float(cents[i][1])),
-            radius=float(max(w, h) / 2), bbox_xywh=(int(x), int(y), int(w), int(h)),
-            score=float(np.clip(sub.max(), 0, 1)), alpha=sub.astype(np.float32),
-            support_xywh=(int(x), int(y), int(w), int(h)), texture_sigma=float(sig * 0.6),
-            region=_region_at(regions, float(cents[i][0]), float(cents[i][1])),
-        ))
-    return m.astype(np.float32), inst
-
-
-def _under_eye(sm: np.ndarray, bg: np.ndarray, regions: FaceRegions,
-               u: float) -> tuple[np.ndarray, list[CropInstance]]:
-    H, W = sm.shape[:2]
-    out = np.zeros((H, W), np.float32)
-    inst: list[CropInstance] = []
-    Lm = _gauss(sm[..., 0], 0.006 * u)
-    for side in ("left", "right"):
-        ue = regions.masks[f"{side}_under_eye"]
-        cheek = regions.masks[f"{side}_cheek"] * regions.masks["skin"]
-        if ue.sum() < 20 or cheek.sum() < 20:
-            continue
-        ref = float(np.median(_thin(sm[..., 0][cheek > 0.5])))
-        dark = np.clip(ref - Lm, 0, None)
-        ue_soft = _gauss(ue, 0.012 * u) * (regions.masks["skin"] > 0.3)
-        mean_dark = float((dark * ue).sum() / max(ue.sum(), 1))
-        if mean_dark < 2.0:
-            continue
-        m = ue_soft * np.clip(dark / 8.0, 0, 1)
-        np.maximum(out, m.astype(np.float32), out=out)
-        ys, xs = np.nonzero(ue > 0.5)
-        x0, y0, x1, y1 = xs.min(), ys.min(), xs.max() + 1, ys.max() + 1
-        pad = int(0.03 * u) + 1
-        sx0, sy0, sx1, sy1 = max(0, x0 - pad), max(0, y0 - pad), min(W, x1 + pad), min(H, y1 + pad)
-        inst.append(CropInstance(
-            type="under_eye", center_xy=(float(xs.mean()), float(ys.mean())),
-            radius=float(np.sqrt(len(xs) / np.pi)),
-            bbox_xywh=(int(x0), int(y0), int(x1 - x0), int(y1 - y0)),
-            score=float(np.clip(mean_dark / 10.0, 0, 1)),
-            alpha=(m[sy0:sy1, sx0:sx1] * _taper(ue[sy0:sy1, sx0:sx1] > 0.5, 0.01 * u)).astype(
-                np.float32),
-            support_xywh=(int(sx0), int(sy0), int(sx1 - sx0), int(sy1 - sy0)),
-            texture_sigma=float(0.008 * u), region=f"{side}_under_eye",
-            max_delta=float(np.clip(1.5 * float(dark[ue > 0.5].max()) / 100.0, 0.02, 0.3)),
-        ))
-    return out, inst
-
-
-#: Redness evening (inside a breakout): the normal redness is a one-sided robust fit
-#: of a* over this width (x face size); wider fits take the shading side of a face
-#: for redness, narrower ones leave the blotches between spots.
-REDNESS_SCALE = 0.02
-#: a* units above the normal redness that are left (the skin's own variation).
-REDNESS_MARGIN = 1.5
-#: A pixel's L* is lifted toward the normal skin's by up to this many L* per a*
-#: removed (haemoglobin darkens as it reddens); never beyond the normal L*.
-REDNESS_LIFT = 1.5
-#: Breakout: acne / red spots are counted with a Gaussian of this width (x face
-#: size); evening starts where the count exceeds BREAKOUT_MIN and is full one
-#: spot above it.
-BREAKOUT_SIGMA = 0.12
-BREAKOUT_MIN = 1.0
-#: Fewest spots on the face for a breakout.
-BREAKOUT_SPOTS = 5
-
-
-def _spot_count(shape: tuple[int, int], xy: list[tuple[float, float]], sigma: float
-                ) -> np.ndarray:
-    """Gaussian-weighted count of points near each pixel (1 at an isolated point)."""
-    H, W = shape
-    f = max(1, int(sigma // 4))
-    h, w = max(1, -(-H // f)), max(1, -(-W // f))
-    imp = np.zeros((h, w), np.float32)
-    for x, y in xy:
-        imp[min(h - 1, int(y / f)), min(w - 1, int(x / f))] += 1.0
-    cnt = _gauss(imp, sigma / f) * np.float32(2.0 * np.pi * (sigma / f) ** 2)
-    return cv2.resize(cnt, (w * f, h * f), interpolation=cv2.INTER_LINEAR)[:H, :W]
-
-
-def _redness(lab: np.ndarray, inner: np.ndarray, skin: np.ndarray,
-             spots: list[CropInstance], spot_cover: np.ndarray, u: float,
-             regions: FaceRegions) -> tuple[np.ndarray, list[CropInstance]]:
-    """Redness to even out between the spots of a breakout (dense acne).
-
-    In a breakout the marks touch and sit in reddened skin, so no surround is
-    normal and most of them never stand out as spots. Where more than
-    :data:`BREAKOUT_MIN` treated acne / red spots lie close together (a Gaussian
-    count of width :data:`BREAKOUT_SIGMA`; and :data:`BREAKOUT_SPOTS` on the
-    face), a* above a one-sided robust fit of the normal redness
-    (:data:`REDNESS_SCALE`) by more than :data:`REDNESS_MARGIN` is removed, and
-    L* is lifted with it (at most :data:`REDNESS_LIFT` L* per a*, never above the
-    normal L*). The change is a smooth field (the Lab is smoothed at spot scale
-    first), so pores and grain are shifted, not replaced. The spots' own
-    footprints (``spot_cover``) are left to their fills.
-
-    Returns:
-        The ``(H, W)`` map in ``[0, 1]`` and one ``redness`` instance per
-        connected breakout area (``shift`` holds the L*, a* change).
-    """
-    H, W = skin.shape
-    out = np.zeros((H, W), np.float32)
-    if len(spots) < BREAKOUT_SPOTS:
-        return out, []
-    gate = np.clip(_spot_count((H, W), [i.center_xy for i in spots], BREAKOUT_SIGMA * u)
-                   - BREAKOUT_MIN, 0.0, 1.0)
-    if not np.any(gate > 0):
-        return out, []
-    sm = _gauss(lab, max(1.0, 0.003 * u))
-    w = inner.astype(np.float32)
-    ref = normalized_blur(sm, w, REDNESS_SCALE * u)
-    for _ in range(3):  # one-sided: pixels redder than the fit lose their weight
-        w = inner * np.exp(-np.maximum(0.0, (sm[..., 1] - ref[..., 1]) / 1.5) ** 2)
-        ref = normalized_blur(sm, w, REDNESS_SCALE * u)
-    # Haemoglobin reddens a* more than it yellows b*; melanin (freckles, tan) yellows
-    # b* about as much (the spot classes' rule): a pixel whose yellowing is 0.9x its
-    # reddening or more is melanin's and stays, at 0.5x or less it is evened.
-    red = sm[..., 1] - ref[..., 1]
-    yel = np.maximum(0.0, sm[..., 2] - ref[..., 2])
-    haem = np.clip((0.9 - yel / np.maximum(red, 1e-3)) / 0.4, 0.0, 1.0)
-    ex = np.maximum(0.0, red - REDNESS_MARGIN) * haem
-    # Normal L*: the fit without redder or darker pixels.
-    w_l = w * np.exp(-np.maximum(0.0, (ref[..., 0] - sm[..., 0]) / 3.0) ** 2)
-    ref_l = normalized_blur(sm[..., 0], w_l, REDNESS_SCALE * u)
-    lift = np.minimum(np.maximum(0.0, ref_l - sm[..., 0]), REDNESS_LIFT * ex)
-    where = (gate * _gauss(skin.astype(np.float32), 2.0)
-             * (1.0 - np.clip(spot_cover * 1.5, 0.0, 1.0))).astype(np.float32)
-    out = (np.clip(ex / 6.0, 0.0, 1.0) * where).astype(np.float32)
-    inst: list[CropInstance] = []
-    n, lbl, stats, cents = cv2.connectedComponentsWithStats((where > 0.05).astype(np.uint8), 8)
-    for i in range(1, n):
-        x, y, bw, bh, a = (int(v) for v in stats[i])
-        if a < (0.03 * u) ** 2:
-            continue
-        sl = (slice(y, y + bh), slice(x, x + bw))
-        own = (lbl[sl] == i)
-        if not np.any(ex[sl][own] > 0):
-            continue
-        cx, cy = float(cents[i][0]), float(cents[i][1])
-        inst.append(CropInstance(
-            type="redness", center_xy=(cx, cy), radius=float(np.sqrt(a / np.pi)),
-            bbox_xywh=(x, y, bw, bh),
-            score=float(np.clip(np.mean(ex[sl][own]) / 3.0, 0.05, 1.0)),
-            alpha=(where[sl] * own * np.clip(ex[sl], 0.0, 1.0)).astype(np.float32),
-            support_xywh=(x, y, bw, bh),
-            texture_sigma=float(max(1.0, 0.003 * u)), region=_region_at(regions, cx, cy),
-            shift=np.dstack([lift[sl], -ex[sl]]).astype(np.float32),
-        ))
-    return out, inst
-
-
-def _shine(sm: np.ndarray, bg: np.ndarray, skin: np.ndarray, s_L: float, u: float,
-           regions: FaceRegions) -> tuple[np.ndarray, list[CropInstance]]:
-    H, W = sm.shape[:2]
-    Lm = _gauss(sm[..., 0], 0.006 * u)
-    chroma = np.hypot(sm[..., 1], sm[..., 2])
-    chroma_bg = np.hypot(bg[..., 1], bg[..., 2])
-    excess = Lm - bg[..., 0]
-    desat = np.clip((chroma_bg - chroma) / 4.0, 0, 1)
-    thr = max(6.0, 4.0 * s_L)
-    near_eye = cv2.dilate((regions.masks["eyes"] > 0.5).astype(np.uint8),
-                          cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (int(0.08 * u) | 1,) * 2))
-    where = (0.5 + 0.5 * desat) * (skin > 0.5) * (near_eye == 0)
-    m = _gauss((np.clip((excess - thr) / 8.0, 0, 1) * where).astype(np.float32), 0.006 * u)
-    # The treatment lowers L* by SHINE_REDUCTION of the excess above the threshold
-    # (smooth, so the highlight is compressed, keeping its shape; see
-    # :func:`retouch.inpaint.reduce_highlight`).
-    over = _gauss((np.maximum(excess - thr, 0.0) * where).astype(np.float32), 0.006 * u)
-    inst: list[CropInstance] = []
-    n, lbl, stats, cents = cv2.connectedComponentsWithStats((m > 0.15).astype(np.uint8), 8)
-    for i in range(1, n):
-        x, y, w, h, a = stats[i]
-        if a < (0.02 * u) ** 2:
-            continue
-        pad = int(0.03 * u) + 1
-        sx0, sy0 = max(0, x - pad), max(0, y - pad)
-        sx1, sy1 = min(W, x + w + pad), min(H, y + h + pad)
-        own = _taper((lbl[sy0:sy1, sx0:sx1] == i), 0.01 * u)
-        o = over[sy0:sy1, sx0:sx1]
-        peak = max(float(o.max()), 1e-3)
-        inst.append(CropInstance(
-            type="shine", center_xy=(float(cents[i][0]), float(cents[i][1])),
-            radius=float(np.sqrt(a / np.pi)), bbox_xywh=(int(x), int(y), int(w), int(h)),
-            score=float(np.clip(m[lbl == i].max(), 0, 1)),
-            alpha=(o / peak * own).astype(np.float32),
-            support_xywh=(int(sx0), int(sy0), int(sx1 - sx0), int(sy1 - sy0)),
-            texture_sigma=float(0.005 * u),
-            region=_region_at(regions, float(cents[i][0]), float(cents[i][1])),
-            max_delta=float(SHINE_REDUCTION * peak / 100.0),
-        ))
-    return m.astype(np.float32), inst

@@ -329,3 +329,15 @@ def parse_regions(
         "ears": f32(ears),
     }
     return FaceRegions(masks=masks, skin_likelihood=like)
+
+
+def region_at(regions: FaceRegions, x: float, y: float) -> str:
+    """The named skin region at crop point ``(x, y)`` (pixels), else ``"skin"``."""
+    xi, yi = int(round(x)), int(round(y))
+    for name in ("forehead", "left_cheek", "right_cheek", "nose", "chin",
+                 "left_under_eye", "right_under_eye", "neck"):
+        m = regions.masks.get(name)
+        if m is not None and 0 <= yi < m.shape[0] and 0 <= xi < m.shape[1] and m[yi, xi] > 0.5:
+            return name
+    return "skin"
+

@@ -26,16 +26,18 @@ from .detect import FaceDetector, get_detector
 from .errors import InvalidInputError
 from .imageio import load_image
 from .inpaint import fill_patch, reduce_highlight, shift_lab
-from .localize import CropInstance, Localization, localize_imperfections
+from .localize import localize_imperfections
 from .parse import parse_regions
 from .types import (
     DEFAULT_TREATMENT,
     IMPERFECTION_TYPES,
     Alignment,
+    CropInstance,
     Face,
     FaceRegions,
     ImageData,
     Imperfection,
+    Localization,
     RetouchResult,
 )
 

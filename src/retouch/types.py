@@ -321,3 +321,84 @@ class RetouchResult:
     masks: dict[str, np.ndarray]
     alpha: np.ndarray | None = None
     source: ImageData | None = None
+
+
+@dataclass(frozen=True)
+class CropInstance:
+    """One imperfection instance in canonical-crop coordinates.
+
+    Attributes:
+        type: an entry of :data:`~retouch.types.IMPERFECTION_TYPES`.
+        center_xy: centre ``(x, y)`` in crop pixels.
+        radius: equivalent radius in crop pixels.
+        bbox_xywh: integer box in crop pixels.
+        score: visibility in ``[0, 1]``.
+        alpha: ``(h, w) float32`` soft treatment footprint inside ``bbox_xywh``
+            of the *support* box (see ``support_xywh``) in ``[0, 1]``.
+        support_xywh: crop box that ``alpha`` covers (the bbox grown by the
+            feather margin).
+        texture_sigma: scale (crop px) below which the pixel's own texture is
+            kept when this instance is filled.
+        max_delta: largest change a fill may make to a pixel, in RGB ``[0, 1]``
+            units (about 1.5x the measured contrast): a guard against filling
+            a misdetection with far-away tone. For ``shine`` it is instead the
+            drop of L* (in L*/100 units) where ``alpha`` is 1; ``alpha`` there
+            is the highlight's excess over normal skin relative to its peak.
+        region: named region containing the centre.
+        kept_reason: ``""``, or why this instance is left untreated whatever the
+            settings (:data:`~retouch.types.NOT_CONTAINED`: a spot's fill would not
+            stay inside its footprint, :func:`~retouch.localize.spot_containment`).
+        shift: ``redness`` only: ``(h, w, 2) float32`` over the support box, the
+            change of CIE L* and a* (in L*/a* units) where ``alpha`` is 1;
+            ``None`` for every other type.
+    """
+
+    type: str
+    center_xy: tuple[float, float]
+    radius: float
+    bbox_xywh: tuple[int, int, int, int]
+    score: float
+    alpha: np.ndarray
+    support_xywh: tuple[int, int, int, int]
+    texture_sigma: float
+    region: str = "skin"
+    max_delta: float = 1.0
+    kept_reason: str = ""
+    shift: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.type not in IMPERFECTION_TYPES:
+            raise ValueError(f"unknown imperfection type {self.type!r}")
+        h, w = self.support_xywh[3], self.support_xywh[2]
+        if self.alpha.shape != (h, w):
+            raise ValueError(f"alpha shape {self.alpha.shape} does not match the support "
+                             f"box {self.support_xywh}")
+        if self.shift is not None and self.shift.shape != (h, w, 2):
+            raise ValueError(f"shift shape {self.shift.shape} does not match the support "
+                             f"box {self.support_xywh}")
+
+
+@dataclass(frozen=True)
+class Localization:
+    """Everything the localizer found on one face, in crop coordinates.
+
+    Attributes:
+        maps: type -> ``(S, S) float32`` soft map in ``[0, 1]`` for every type of
+            :data:`~retouch.types.IMPERFECTION_TYPES`.
+        instances: the instances, all types.
+        normal_skin: ``(S, S) float32`` in ``[0, 1]``: weight of each pixel as a
+            *source* of normal skin (skin that is not any imperfection).
+        face_size: ``u`` in crop pixels (about the face width).
+    """
+
+    maps: dict[str, np.ndarray]
+    instances: list[CropInstance]
+    normal_skin: np.ndarray
+    face_size: float
+
+    def __post_init__(self) -> None:
+        missing = set(IMPERFECTION_TYPES) - set(self.maps)
+        if missing:
+            raise ValueError(f"maps lack the types {sorted(missing)}")
+        if self.face_size <= 0:
+            raise ValueError(f"face_size must be > 0; got {self.face_size}")

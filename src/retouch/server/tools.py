@@ -23,10 +23,10 @@ import numpy as np
 
 from ..errors import InvalidInputError
 from ..execute import Found, PhotoAnalysis
-from ..localize import CropInstance
-from ..plan import INSTANCE_REGIONS, Operation, Plan, Selector
+from ..parse import region_at
+from ..plan import Operation, Plan, Selector
 from ..session import Session
-from ..types import IMPERFECTION_TYPES
+from ..types import IMPERFECTION_TYPES, CropInstance
 
 #: Largest brush radius, as a fraction of the face width.
 MAX_BRUSH_FACE = 0.15
@@ -100,8 +100,7 @@ def add_spot(session: Session, x: float, y: float, radius_px: float) -> Found | 
     t = np.clip((r + feather - d) / feather, 0.0, 1.0)
     alpha = (t * t * (3.0 - 2.0 * t)).astype(np.float32)
     spot_type = "acne" if _redder(session, x, y, radius_px) else "dark_spot"
-    region = next((n for n in INSTANCE_REGIONS[1:] if n in fa.regions.masks
-                   and fa.regions.masks[n][int(round(cy)), int(round(cx))] > 0.5), "skin")
+    region = region_at(fa.regions, cx, cy)
     bx0, by0 = int(np.floor(cx - r)), int(np.floor(cy - r))
     inst = CropInstance(
         type=spot_type, center_xy=(cx, cy), radius=r,
