@@ -20,6 +20,39 @@ def _near(found: list[dict], x: float, y: float, tol: float = 8.0) -> list[dict]
     """The reports of ``found`` centred within ``tol`` px of ``(x, y)`` in each axis."""
     return [i for i in found if abs(i["center"][0] - x) < tol and abs(i["center"][1] - y) < tol]
 
+def _benchmark_planting(load_rgb, name: str, seed: int):
+    """``(clean, planted)``: the blemish benchmark's planting of ``clean/NAME``, ``seed``."""
+    from retouch.synth import face_skin_mask, plant_blemishes
+
+    clean = load_rgb(f"clean/{name}")
+    skin, u = face_skin_mask(clean)
+    return clean, plant_blemishes(clean, skin, face_size_px=u, rng=seed)
+
+
+def _removed_at(res, spot) -> bool:
+    """Whether a removed spot report of ``res`` has its centre inside ``spot``'s mask."""
+    return any(spot.mask[int(round(i["center"][1])), int(round(i["center"][0]))]
+               for i in res.report["imperfections"] if i["type"] in SPOTS and i["removed"])
+
+
+def _assert_planted_dark_spot_removed(load_rgb, name: str, seed: int, k: int,
+                                      max_ratio: float) -> None:
+    """Planted spot ``k`` (a dark spot) of the benchmark's planting is found and removed:
+    its mean error against the clean photo falls below ``max_ratio`` of the input's."""
+    clean, p = _benchmark_planting(load_rgb, name, seed)
+    spot = p.instances[k]
+    assert spot.type == "dark_spot"
+    res = retouch(p.image, only=SPOTS)
+    assert _removed_at(res, spot), spot.center_xy
+    err_in, err_out = _error_in(p.image, clean, spot.mask), _error_in(res.image, clean, spot.mask)
+    assert err_out < max_ratio * err_in, (err_in, err_out)
+
+
+def _error_in(img: np.ndarray, clean: np.ndarray, mask: np.ndarray) -> float:
+    """Mean absolute difference from ``clean`` inside ``mask``, code values."""
+    return float(np.abs(img[mask].astype(float) - clean[mask]).mean())
+
+
 
 @pytest.fixture(scope="module")
 def planted(load_rgb):
@@ -367,22 +400,7 @@ def test_a_dark_spot_on_the_nose_bridge_is_found(load_rgb):
     (tip, wings, nostrils: localize.NOSE_SHADE_FROM). On this benchmark planting a dark
     spot lies on the upper nose, where the whole nose used to count as shading; it is
     now found and removed."""
-    from retouch.synth import face_skin_mask, plant_blemishes
-
-    clean = load_rgb("clean/fr_alex_lacamoire1.jpg")
-    skin, u = face_skin_mask(clean)
-    p = plant_blemishes(clean, skin, face_size_px=u, rng=1)  # as bench_blemish.py, seed 1
-    spot = p.instances[13]
-    assert spot.type == "dark_spot"
-    res = retouch(p.image, only=SPOTS)
-    hits = [i for i in res.report["imperfections"]
-            if i["type"] in SPOTS and i["removed"]
-            and spot.mask[int(round(i["center"][1])), int(round(i["center"][0]))]]
-    assert hits, spot.center_xy
-    m = spot.mask
-    err_in = np.abs(p.image[m].astype(float) - clean[m]).mean()
-    err_out = np.abs(res.image[m].astype(float) - clean[m]).mean()
-    assert err_out < 0.5 * err_in, (err_in, err_out)
+    _assert_planted_dark_spot_removed(load_rgb, "fr_alex_lacamoire1.jpg", 1, 13, 0.5)
 
 
 def test_reddish_acne_marks_are_not_kept_as_freckles(load_rgb):
@@ -403,21 +421,7 @@ def test_a_brown_spot_among_acne_is_not_a_freckle(load_rgb):
     from spots that are not red-dominated (localize.FIELD_DARK_PER_RED): the spot is
     found and removed, while the freckled face keeps its freckles
     (test_freckles_kept_on_freckled_face)."""
-    from retouch.synth import face_skin_mask, plant_blemishes
-
-    clean = load_rgb("clean/celebamaskhq_116.jpg")
-    skin, u = face_skin_mask(clean)
-    p = plant_blemishes(clean, skin, face_size_px=u, rng=0)  # as bench_blemish.py, seed 0
-    spot = p.instances[14]
-    assert spot.type == "dark_spot"
-    res = retouch(p.image, only=SPOTS)
-    removed = [i for i in res.report["imperfections"] if i["type"] in SPOTS and i["removed"]]
-    assert any(spot.mask[int(round(i["center"][1])), int(round(i["center"][0]))]
-               for i in removed), spot.center_xy
-    m = spot.mask
-    err_in = np.abs(p.image[m].astype(float) - clean[m]).mean()
-    err_out = np.abs(res.image[m].astype(float) - clean[m]).mean()
-    assert err_out < 0.6 * err_in, (err_in, err_out)
+    _assert_planted_dark_spot_removed(load_rgb, "celebamaskhq_116.jpg", 0, 14, 0.6)
 
 
 def test_dark_spots_on_smooth_skin_are_found_by_the_matched_filter(load_rgb):
@@ -425,21 +429,14 @@ def test_dark_spots_on_smooth_skin_are_found_by_the_matched_filter(load_rgb):
     dark spots of the benchmark (seed 1) low or never saw them. The whitened matched
     filter (retouch.matched) measures their brown shift against the texture of their
     own neighbourhood, where they stand 6 sigmas out: all three are found and removed."""
-    from retouch.synth import face_skin_mask, plant_blemishes
-
-    clean = load_rgb("clean/innerverz_013_face.png")
-    skin, u = face_skin_mask(clean)
-    p = plant_blemishes(clean, skin, face_size_px=u, rng=1)  # as bench_blemish.py, seed 1
+    clean, p = _benchmark_planting(load_rgb, "innerverz_013_face.png", 1)
     res = retouch(p.image, only=SPOTS)
-    removed = [i for i in res.report["imperfections"] if i["type"] in SPOTS and i["removed"]]
     for k in (11, 13, 14):
         spot = p.instances[k]
         assert spot.type == "dark_spot"
-        assert any(spot.mask[int(round(i["center"][1])), int(round(i["center"][0]))]
-                   for i in removed), spot.center_xy
-        m = spot.mask
-        err_in = np.abs(p.image[m].astype(float) - clean[m]).mean()
-        err_out = np.abs(res.image[m].astype(float) - clean[m]).mean()
+        assert _removed_at(res, spot), spot.center_xy
+        err_in = _error_in(p.image, clean, spot.mask)
+        err_out = _error_in(res.image, clean, spot.mask)
         assert err_out < 0.6 * err_in, (k, err_in, err_out)
 
 
