@@ -171,8 +171,8 @@ def _residuals(sm: np.ndarray, inner: np.ndarray, low: np.ndarray, high: np.ndar
 
 #: Candidates at least this significant count towards a freckle field's density.
 FIELD_Z = 4.5
-#: A spot with this many candidates of any strength within 0.09 face widths is in a
-#: freckle field (when it is small and brown).
+#: A spot with this many candidates of any strength (and not red-dominated, below)
+#: within 0.09 face widths is in a freckle field (when it is small and brown).
 FIELD_COUNT = 5
 #: A candidate counts towards a freckle field's density unless it is red-dominated:
 #: darker by at least this fraction of its reddening, or yellower by
