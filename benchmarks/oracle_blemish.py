@@ -14,7 +14,7 @@ recall at pooled precision >= 0.7, and the recall at 4 sigmas:
 * ``oracle``: the covariance measured on the *clean* photo, so no spot inflates it;
   an upper bound for this family of tests;
 * ``window``: measured on the planted photo, over a Gaussian window of
-  :data:`~retouch.matched.MF_WINDOW` face sizes;
+  :data:`~retouch.matched.MF_WINDOWS` face sizes (per radius);
 * ``ring``: the same window with a hole of :data:`~retouch.matched.MF_HOLE` centre
   widths (what the localizer uses), so a spot does not count as its own texture.
 
@@ -48,7 +48,7 @@ from retouch.matched import (  # noqa: E402
     BROWN_LAB,
     MF_HOLE,
     MF_RADII,
-    MF_WINDOW,
+    MF_WINDOWS,
     RED_LAB,
     _Grid,
     _inverse_cov,
@@ -66,11 +66,11 @@ def significance(lab_p: np.ndarray, lab_c: np.ndarray, skin: np.ndarray, u: floa
     w = skin.astype(np.float32)
     gp, gc = _Grid(lab_p, w, 1), _Grid(lab_c, w, 1)
     best = np.full(skin.shape, -np.inf, np.float32)
-    for rf in MF_RADII:
+    for rf, win in zip(MF_RADII, MF_WINDOWS, strict=True):
         s = max(0.6, rf * u / 1.6)
         Fp, Fc = gp.response(s), gc.response(s)
         hole = MF_HOLE * s if variant == "ring" else 0.0
-        inv = _inverse_cov(Fc if variant == "oracle" else Fp, w, MF_WINDOW * u, hole)
+        inv = _inverse_cov(Fc if variant == "oracle" else Fp, w, win * u, hole)
         best = np.maximum(best, project(inv, Fp, (BROWN_LAB, RED_LAB)))
     return best
 

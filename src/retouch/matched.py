@@ -30,8 +30,14 @@ RED_LAB = (-0.626, 0.780, 0.007)
 #: 0.005-0.022); each centre width is radius / 1.6, the surround 3x the centre.
 MF_RADII = (0.006, 0.010, 0.016)
 #: Width of the neighbourhood whose texture the significance is measured against, in
-#: face sizes.
-MF_WINDOW = 0.05
+#: face sizes, per radius of :data:`MF_RADII`. The smallest spots are judged against
+#: the most local texture: on a lined or mottled face a small dot is seen against the
+#: calm patch it sits on, not against the creases a wider window takes in (blemish
+#: benchmark: recall 0.878 -> 0.893 at the same precision, 0.868 -> 0.876 on held-out
+#: plantings). The larger radii keep the wider window their wider hole needs (with
+#: 0.03 there the hole is capped at 0.7 of the window, the spot's own halo enters its
+#: texture estimate, and an acne's halo is no longer joined to its footprint).
+MF_WINDOWS = (0.025, 0.05, 0.05)
 #: Radius of the ring's hole, in centre widths (the spot's own response lies inside).
 MF_HOLE = 4.0
 #: Noise floor added to each channel's variance, Lab units squared: an 8-bit photo's
@@ -138,7 +144,7 @@ def tone_significance(lab: np.ndarray, w: np.ndarray, u: float,
         lab: ``(H, W, 3) float32`` CIE Lab (L* 0-100).
         w: ``(H, W) float32`` skin weights in ``[0, 1]``: the filter and the texture
             statistics use skin only.
-        u: face size in pixels (:data:`MF_RADII`, :data:`MF_WINDOW` are fractions of it).
+        u: face size in pixels (:data:`MF_RADII`, :data:`MF_WINDOWS` are fractions of it).
         directions: unit Lab directions of the shifts looked for.
 
     Returns:
@@ -150,7 +156,7 @@ def tone_significance(lab: np.ndarray, w: np.ndarray, u: float,
     wt0 = np.ascontiguousarray(w, np.float32)
     grids: dict[int, _Grid] = {}
     best = None
-    for rf in MF_RADII:
+    for rf, win in zip(MF_RADII, MF_WINDOWS, strict=True):
         s_full = rf * u / 1.6
         fr = int(np.clip(s_full // MF_MIN_SIGMA, 1, 2)) if min(H, W) >= 16 else 1
         if fr not in grids:
@@ -158,7 +164,7 @@ def tone_significance(lab: np.ndarray, w: np.ndarray, u: float,
         g = grids[fr]
         s = max(0.6, s_full / fr)
         F = g.response(s)
-        inv = _inverse_cov(F, g.wt, MF_WINDOW * u / fr, MF_HOLE * s,
+        inv = _inverse_cov(F, g.wt, win * u / fr, MF_HOLE * s,
                            fc=2 if fr == 1 and MF_HOLE * s >= 4 else 1)
         t_s = project(inv, F, directions)
         if fr > 1:
