@@ -5,16 +5,17 @@ A fill that is smooth at its rim changes the pixels next to unchanged ones by a
 few code values; a fill cut by a hard edge, or a false detection on a structure
 that goes on past the spot (an eyelash, a crease, a contour), changes them by
 tens. For every photo of ``FACES/{blemish,clean,multi}`` this runs
-:func:`retouch.retouch` at default settings and reports, over the pixels that
-changed (any channel) and have an unchanged 8-neighbour, the largest and the
-10th-largest change (max over channels, 8-bit code values), how many such
-pixels changed by 8 or more, and how many acne / red / dark spots were found and
+:func:`retouch.retouch` at default settings (or at ``--sensitivity``) and reports,
+over the pixels that changed (any channel) and have an unchanged 8-neighbour, the
+largest and the 10th-largest change (max over channels, 8-bit code values), how many
+such pixels changed by 8 or more, and how many acne / red / dark spots were found and
 how many of them were left because their fill was not contained
 (``kept_reason == "not contained"``, :func:`retouch.inpaint.fill_containment`).
 
 Usage::
 
     python benchmarks/bench_seams.py [--faces ../shared/faces] [--json PATH]
+                                     [--sensitivity 0.7]
 
 The photos are read, never copied.
 """
@@ -46,7 +47,11 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--faces", type=Path, default=DEFAULT_FACES)
     ap.add_argument("--json", type=Path, default=None, help="also write the rows as JSON")
+    ap.add_argument("--sensitivity", type=float, default=None,
+                    help="the localizer's sensitivity in [0, 1] (retouch --sensitivity; "
+                         "default the package's own default)")
     args = ap.parse_args()
+    kw = {} if args.sensitivity is None else {"sensitivity": args.sensitivity}
     paths = sorted(p for f in FOLDERS if (args.faces / f).is_dir()
                    for p in (args.faces / f).iterdir() if p.suffix.lower() in SUFFIXES)
     if not paths:
@@ -57,7 +62,7 @@ def main() -> int:
           "| not contained |")
     print("|---|---:|---:|---:|---:|---:|")
     for p in paths:
-        res = retouch(str(p))
+        res = retouch(str(p), **kw)
         src = res.source.pixels
         if src.dtype != np.uint8:
             continue  # the shared photos are 8-bit; steps are in 8-bit code values
