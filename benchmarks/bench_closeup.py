@@ -23,9 +23,16 @@ inside the planted mask), PSNR inside the planted masks against the clean
 photo, and the share of face-skin pixels changed outside the dilated ground
 truth. Run with ``--only acne,red_spot,dark_spot`` (the planted types).
 
+With ``--pair``, it also scores the real close-up ``pairs/pixabay_chin_acne_*`` (a
+chin with a hand, and a retoucher's version) at default settings with ``closeup=True``
+(:func:`chin_pair`): spots treated, how many of the retoucher's healed spots a fill
+touches, the share of pixels changed, and PSNR against the retoucher's result over the
+whole photo and inside the healed areas.
+
 Usage::
 
     python benchmarks/bench_closeup.py [--faces ../shared/faces] [--out bench_out/closeup]
+                                       [--pair] [--no-planted]
 
 The photos are read, never copied.
 """
@@ -222,18 +229,76 @@ def markdown(summary: dict[str, dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+#: A healed spot of the retoucher: pixels changed by more than this many code values
+#: (any channel), in connected areas of at least HEALED_MIN_AREA pixels.
+HEALED_DIFF = 6
+HEALED_MIN_AREA = 20
+
+
+def chin_pair(faces: Path) -> dict[str, Any] | None:
+    """Score ``--closeup`` on the real chin close-up against the retoucher's version.
+
+    Returns None when the pair is absent. ``healed`` counts the retoucher's healed
+    spots (see :data:`HEALED_DIFF`), ``healed_touched`` those a treated footprint
+    (``removed.png``) overlaps; PSNRs are in dB against the retoucher's photo, over
+    the whole photo and over the pixels the retoucher changed.
+    """
+    import cv2
+
+    src = faces / "pairs/pixabay_chin_acne_before.png"
+    ref = faces / "pairs/pixabay_chin_acne_after.png"
+    if not (src.is_file() and ref.is_file()):
+        return None
+    before, after = load_rgb(src), load_rgb(ref)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = retouch(before, closeup=True)
+    diff = np.abs(before.astype(int) - after.astype(int)).max(axis=2)
+    n, lbl, stats, _ = cv2.connectedComponentsWithStats((diff > HEALED_DIFF).astype(np.uint8), 8)
+    healed = [i for i in range(1, n) if stats[i, cv2.CC_STAT_AREA] >= HEALED_MIN_AREA]
+    removed = res.masks["removed"] > 0
+    spots = [i for i in res.report["imperfections"] if i["type"] in SYNTH_TYPES and i["removed"]]
+    changed_by_retoucher = diff > 0
+    return {
+        "spots_treated": len(spots),
+        "healed": len(healed),
+        "healed_touched": sum(bool(np.any(removed & (lbl == i))) for i in healed),
+        "changed_pct": round(100.0 * float(np.mean(np.any(res.image != before, axis=2))), 2),
+        "psnr_input": psnr(before, after), "psnr_output": psnr(res.image, after),
+        "psnr_healed_input": psnr(before, after, changed_by_retoucher),
+        "psnr_healed_output": psnr(res.image, after, changed_by_retoucher),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--faces", type=Path, default=DEFAULT_FACES, help="the shared faces folder")
     ap.add_argument("--out", type=Path, default=Path("bench_out/closeup"), help="output folder")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="planting seeds")
+    ap.add_argument("--pair", action="store_true",
+                    help="also score the real chin close-up against the retoucher's version")
+    ap.add_argument("--no-planted", action="store_true", help="skip the planted cuts")
     args = ap.parse_args(argv)
     if not (args.faces / "clean").is_dir():
         print(f"bench_closeup: {args.faces}/clean not found", file=sys.stderr)
         return 2
-    result = run(args.faces, args.out, args.seeds)
+    result: dict[str, Any] = {}
+    if not args.no_planted:
+        result = run(args.faces, args.out, args.seeds)
+        print(markdown(result["summary"]))
+    if args.pair:
+        pair = chin_pair(args.faces)
+        result["chin_pair"] = pair
+        if pair is None:
+            print("\nchin pair: pairs/pixabay_chin_acne_* not found; skipped")
+        else:
+            print("\n## Real close-up (pixabay chin, --closeup, default settings)\n")
+            print("| " + " | ".join(pair) + " |")
+            print("|" + "---:|" * len(pair))
+            print("| " + " | ".join(str(round(v, 2) if isinstance(v, float) else v)
+                                    for v in pair.values()) + " |")
+    args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "results.json").write_text(json.dumps(result, indent=1))
-    print(markdown(result["summary"]))
     return 0
 
 
