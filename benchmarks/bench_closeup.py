@@ -235,6 +235,20 @@ HEALED_DIFF = 6
 HEALED_MIN_AREA = 20
 
 
+def healed_spots(before: np.ndarray, after: np.ndarray) -> tuple[np.ndarray, list[int]]:
+    """The retoucher's healed spots: ``(labels (H, W) int32, ids of the healed areas)``.
+
+    An area is healed where ``after`` departs from ``before`` by more than
+    :data:`HEALED_DIFF` code values (any channel), 8-connected, at least
+    :data:`HEALED_MIN_AREA` pixels; both images ``(H, W, 3) uint8``.
+    """
+    import cv2
+
+    diff = np.abs(before.astype(int) - after.astype(int)).max(axis=2) > HEALED_DIFF
+    n, lbl, stats, _ = cv2.connectedComponentsWithStats(diff.astype(np.uint8), 8)
+    return lbl, [i for i in range(1, n) if stats[i, cv2.CC_STAT_AREA] >= HEALED_MIN_AREA]
+
+
 def chin_pair(faces: Path) -> dict[str, Any] | None:
     """Score ``--closeup`` on the real chin close-up against the retoucher's version.
 
@@ -243,8 +257,6 @@ def chin_pair(faces: Path) -> dict[str, Any] | None:
     (``removed.png``) overlaps; PSNRs are in dB against the retoucher's photo, over
     the whole photo and over the pixels the retoucher changed.
     """
-    import cv2
-
     src = faces / "pairs/pixabay_chin_acne_before.png"
     ref = faces / "pairs/pixabay_chin_acne_after.png"
     if not (src.is_file() and ref.is_file()):
@@ -253,12 +265,10 @@ def chin_pair(faces: Path) -> dict[str, Any] | None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         res = retouch(before, closeup=True)
-    diff = np.abs(before.astype(int) - after.astype(int)).max(axis=2)
-    n, lbl, stats, _ = cv2.connectedComponentsWithStats((diff > HEALED_DIFF).astype(np.uint8), 8)
-    healed = [i for i in range(1, n) if stats[i, cv2.CC_STAT_AREA] >= HEALED_MIN_AREA]
+    lbl, healed = healed_spots(before, after)
     removed = res.masks["removed"] > 0
     spots = [i for i in res.report["imperfections"] if i["type"] in SYNTH_TYPES and i["removed"]]
-    changed_by_retoucher = diff > 0
+    changed_by_retoucher = np.any(before != after, axis=2)
     return {
         "spots_treated": len(spots),
         "healed": len(healed),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import subprocess
 import sys
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -14,6 +15,9 @@ from retouch import retouch
 from retouch.closeup import closeup_alignment, resolve_face_size, structure_edges
 from retouch.errors import InvalidInputError
 from retouch.synth import SYNTH_TYPES, plant_blemishes
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from bench_closeup import healed_spots  # noqa: E402
 
 SPOTS = list(SYNTH_TYPES)
 
@@ -169,9 +173,7 @@ def test_closeup_on_real_chin_photo_finds_the_retouchers_spots(faces_dir, load_r
     after = load_rgb("pairs/pixabay_chin_acne_after.png")
     assert retouch(before).report["faces"][0]["retouched"] is False  # no mesh: default skips
     res = retouch(before, closeup=True)
-    diff = np.abs(before.astype(int) - after.astype(int)).max(axis=2) > 6
-    n, lbl, stats, _ = cv2.connectedComponentsWithStats(diff.astype(np.uint8), 8)
-    healed = [i for i in range(1, n) if stats[i, cv2.CC_STAT_AREA] >= 20]
+    lbl, healed = healed_spots(before, after)
     assert len(healed) >= 5
     removed = res.masks["removed"] > 0
     hit = sum(bool(np.any(removed & (lbl == i))) for i in healed)
