@@ -14,6 +14,8 @@ MediaPipe skin mask that does not depend on the pipeline under test), run
   radius 3) of the ground-truth masks dilated by 2 px (an oracle-mask baseline);
 * the fraction of face-skin pixels changed (any channel differs from the input)
   outside the ground-truth masks dilated by ``max(3 px, 0.5 * radius)``.
+* recall by visibility (``spot_visibility``) and by the face region each spot lies
+  in (retouch's own parse of the clean photo, ``region_lookup``).
 
 Part 2 (``--pair``): the FFHQR professional-retouch pair: PSNR(output, target)
 vs PSNR(input, target) with default settings, over the whole image and inside
@@ -269,6 +271,60 @@ def recall_by_visibility(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+#: Order of the recall-by-region table (``skin``: skin in no named region -- the
+#: upper lip, the jaw's sides, the temples, the band between the brows and the eyes).
+REGION_ORDER = ("forehead", "left_cheek", "right_cheek", "nose", "left_under_eye",
+                "right_under_eye", "chin", "neck", "skin")
+
+
+def region_lookup(clean: np.ndarray) -> Callable[[float, float], str] | None:
+    """Named region at an image point ``(x, y)`` (px), by retouch's own parse of ``clean``.
+
+    The parse of the clean photo's face whose box holds the point (else the largest
+    face) is looked up with :func:`retouch.parse.region_at` after mapping the point
+    into that face's crop. ``None`` when no face is analysed. The region only groups
+    the figures; it plays no part in matching.
+    """
+    from retouch.imageio import load_image
+    from retouch.parse import region_at
+    from retouch.pipeline import RetouchPipeline
+
+    _, analyses = RetouchPipeline().analyze(load_image(clean))
+    if not analyses:
+        return None
+    largest = max(analyses, key=lambda a: a.face.bbox_xywh[2] * a.face.bbox_xywh[3])
+
+    def at(x: float, y: float) -> str:
+        fa = next((a for a in analyses
+                   if a.face.bbox_xywh[0] <= x <= a.face.bbox_xywh[0] + a.face.bbox_xywh[2]
+                   and a.face.bbox_xywh[1] <= y <= a.face.bbox_xywh[1] + a.face.bbox_xywh[3]),
+                  largest)
+        cx, cy = fa.alignment.to_crop(np.array([[x, y]], np.float64))[0]
+        return region_at(fa.regions, float(cx), float(cy))
+
+    return at
+
+
+def recall_by_region(rows: list[dict[str, Any]], min_visibility: float = VISIBILITY_BINS[0]
+                     ) -> list[dict[str, Any]]:
+    """Recall per named region (rows' ``region`` lists), over all spots and over those
+    at least ``min_visibility`` visible; regions in :data:`REGION_ORDER` order."""
+    reg = [g for r in rows for g in r.get("region", [])]
+    vis = [v for r in rows if r.get("region") for v in r.get("visibility", [])]
+    found = [f for r in rows if r.get("region") for f in r.get("found", [])]
+    out = []
+    for name in sorted(set(reg), key=lambda n: (REGION_ORDER + (n,)).index(n)):
+        idx = [i for i, g in enumerate(reg) if g == name]
+        vis_idx = [i for i in idx if vis[i] >= min_visibility]
+        out.append({
+            "region": name, "planted": len(idx),
+            "recall": float(np.mean([found[i] for i in idx])),
+            "planted_visible": len(vis_idx),
+            "recall_visible": float(np.mean([found[i] for i in vis_idx])) if vis_idx else None,
+        })
+    return out
+
+
 def dilated_gt(planted: PlantedBlemishes) -> np.ndarray:
     """Union of instance masks, each dilated by ``max(3, 0.5 * radius)`` px."""
     out = np.zeros_like(planted.union_mask)
@@ -386,6 +442,10 @@ def run_planted(
                               if d.get("type") in SYNTH_TYPES]
         except Exception:  # noqa: BLE001 - the planted runs below record the failure
             clean_reported = []
+        try:
+            region_at_xy = region_lookup(clean)
+        except Exception:  # noqa: BLE001 - the regions only group the figures
+            region_at_xy = None
         for seed in seeds:
             planted = plant_blemishes(clean, skin, face_size_px=face_size, counts=counts,
                                       rng=seed)
@@ -432,6 +492,8 @@ def run_planted(
                 "precision": m.precision,
                 "found": list(m.found),
                 "visibility": spot_visibility(clean, planted, skin, face_size),
+                "region": [region_at_xy(*pi.center_xy) for pi in planted.instances]
+                if region_at_xy else [],
                 "psnr_in": psnr(planted.image, clean, gt),
                 "psnr_out": psnr(output, clean, gt),
                 "psnr_cv": psnr(cv_out, clean, gt),
@@ -466,6 +528,7 @@ def run_planted(
         "rows": rows,
         "aggregate": aggregate(rows),
         "recall_by_visibility": recall_by_visibility(rows),
+        "recall_by_region": recall_by_region(rows),
         "confusion": confusion,
         "false_positives_by_type": false_pos,
         "skipped": skipped,
@@ -626,6 +689,22 @@ def markdown(planted: dict[str, Any] | None, pair: dict[str, Any] | None) -> str
         for b in planted["recall_by_visibility"]:
             rng = f">= {b['low']:g}" if b["high"] is None else f"{b['low']:g}-{b['high']:g}"
             lines.append(f"| {rng} | {b['planted']} | {_fmt(b['recall'])} |")
+        if planted.get("recall_by_region"):
+            lines += [
+                "",
+                "### Recall by region",
+                "",
+                "Where each planted spot lies, by retouch's own parse of the clean photo "
+                "(`skin`: skin in no named region: the upper lip, the jaw's sides, the "
+                "temples, between the brows and the eyes); 'visible': visibility >= "
+                f"{VISIBILITY_BINS[0]:g}.",
+                "",
+                "| region | planted | recall | planted, visible | recall, visible |",
+                "|---|---:|---:|---:|---:|",
+            ]
+            for b in planted["recall_by_region"]:
+                lines.append(f"| {b['region']} | {b['planted']} | {_fmt(b['recall'])} | "
+                             f"{b['planted_visible']} | {_fmt(b['recall_visible'])} |")
         if planted["skipped"]:
             lines += ["", "Skipped:"]
             lines += [

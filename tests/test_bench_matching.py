@@ -14,6 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 from bench_blemish import (  # noqa: E402
     also_on_clean,
     match_detections,
+    recall_by_region,
     recall_by_visibility,
     spot_visibility,
 )
@@ -63,6 +64,41 @@ def test_visibility_falls_with_the_skins_texture_and_recall_is_binned_by_it():
     assert [b["planted"] for b in bins] == [1, 1, 0, 2]
     assert [b["recall"] for b in bins] == [0.0, 1.0, None, 0.5]
     assert bins[-1]["high"] is None
+
+
+def test_recall_by_region_groups_spots_in_a_fixed_order():
+    """Regions come in REGION_ORDER (unknown names last); 'visible' counts only spots
+    at visibility 5 or more; rows without regions (no face analysed) are left out."""
+    rows = [
+        {"region": ["chin", "forehead", "chin", "upper_lip"], "visibility": [2.0, 9.0, 7.0, 6.0],
+         "found": [False, True, True, True]},
+        {"region": [], "visibility": [9.0], "found": [False]},
+        {"region": ["forehead"], "visibility": [3.0], "found": [False]},
+    ]
+    out = recall_by_region(rows)
+    assert [b["region"] for b in out] == ["forehead", "chin", "upper_lip"]
+    assert [b["planted"] for b in out] == [2, 2, 1]
+    assert [b["recall"] for b in out] == [0.5, 0.5, 1.0]
+    assert [b["planted_visible"] for b in out] == [1, 1, 1]
+    assert [b["recall_visible"] for b in out] == [1.0, 1.0, 1.0]
+
+
+def test_every_planted_spot_gets_a_named_region(load_rgb):
+    """The lookup maps image points into the clean photo's parse: a point on the
+    forehead (above the brows' mesh points) and one on the chin (below the lips) are
+    named so, and a point off the face is plain skin at most."""
+    from bench_blemish import region_lookup
+
+    from retouch.imageio import load_image
+    from retouch.pipeline import RetouchPipeline
+
+    img = load_rgb("clean/fr_obama.jpg")
+    at = region_lookup(img)
+    face = RetouchPipeline().detect(load_image(img))[0]
+    p = face.landmarks_xy
+    assert at(*(p[10] * 0.5 + p[151] * 0.5)) == "forehead"  # mid-forehead, mesh 10/151
+    assert at(*(p[152] * 0.3 + p[17] * 0.7)) == "chin"  # between lower lip and chin tip
+    assert at(1.0, 1.0) == "skin"
 
 
 def test_the_benchmark_passes_its_sensitivity_to_retouch(faces_dir, tmp_path, capsys):

@@ -405,6 +405,37 @@ def test_a_dark_spot_on_the_nose_bridge_is_found(load_rgb):
     _assert_planted_dark_spot_removed(load_rgb, "fr_alex_lacamoire1.jpg", 1, 13, 0.5)
 
 
+@pytest.mark.xfail(strict=True, reason="known gap: parse leaves the whole lower nose out of "
+                   "the skin (docs/blemish-benchmark.md, session 23)")
+@pytest.mark.parametrize("name,seed", [("innerverz_013_face.png", 0), ("fr_obama.jpg", 2),
+                                       ("fr_alex_lacamoire1.jpg", 2)])
+def test_a_pimple_on_the_nose_tip_is_removed(load_rgb, name, seed):
+    """A known gap, kept as a strict xfail so that closing it shows. Parse leaves the
+    lower nose (tip's underside, wings, columella) out of the skin whole, as the mesh's
+    nostril hull, so a pimple there is never treated, and the benchmark's planting mask
+    leaves the same area out, so its figures do not show it. A pimple planted just
+    below the tip (between mesh points 4 and 1) is neither reported nor removed on
+    these faces. Session 23 made only the hull's dark part nostril: this test passed
+    on all three, but the nose.width edit, which is confined by the nose region, was no
+    longer monotonic, so the change was not kept."""
+    from retouch.imageio import load_image
+    from retouch.pipeline import RetouchPipeline
+    from retouch.synth import face_skin_mask, plant_blemishes
+
+    clean = load_rgb(f"clean/{name}")
+    _, u = face_skin_mask(clean)
+    face = max(RetouchPipeline().detect(load_image(clean)), key=lambda f: f.bbox_xywh[2])
+    tip = 0.5 * (face.landmarks_xy[4] + face.landmarks_xy[1])
+    yy, xx = np.mgrid[:clean.shape[0], :clean.shape[1]]
+    where = np.hypot(xx - tip[0], yy - tip[1]) <= 0.07 * u
+    p = plant_blemishes(clean, where, face_size_px=u, counts={"acne": 1}, rng=seed)
+    spot = p.instances[0]
+    res = retouch(p.image, only=SPOTS)
+    assert _removed_at(res, spot), spot.center_xy
+    err_in, err_out = _error_in(p.image, clean, spot.mask), _error_in(res.image, clean, spot.mask)
+    assert err_out < 0.6 * err_in, (err_in, err_out)
+
+
 def test_reddish_acne_marks_are_not_kept_as_freckles(load_rgb):
     """Acne marks that are darker but more red than dark were called brown and, among
     many candidates, kept as freckles. Brown now means at least as much darker as
