@@ -83,7 +83,7 @@ def test_recall_by_region_groups_spots_in_a_fixed_order():
     assert [b["recall_visible"] for b in out] == [1.0, 1.0, 1.0]
 
 
-def test_every_planted_spot_gets_a_named_region(load_rgb):
+def test_region_lookup_names_points_by_the_clean_photos_parse(load_rgb):
     """The lookup maps image points into the clean photo's parse: a point on the
     forehead (above the brows' mesh points) and one on the chin (below the lips) are
     named so, and a point off the face is plain skin at most."""
