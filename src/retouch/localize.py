@@ -668,6 +668,9 @@ def _localize_box(crop: np.ndarray, lab: np.ndarray, regions: FaceRegions, u: fl
         c["decision"] = "rejected: shading"
         if shade[cyi, cxi] or (not is_red and (c["elong"] > 2.2 or nose_m[cyi, cxi])):
             continue  # beside the eye, or elongated / nose darkness: shading, not a spot
+        c["decision"] = "rejected: lower nose"
+        if nose_m[cyi, cxi] and c["T"] < k_mf:
+            continue  # the lower nose's own redness and shading, faint against its texture
         c["decision"] = "rejected: border"
         if not is_red and dist_edge[cyi, cxi] < DARK_BORDER * u:
             continue  # darkness at the skin's border: a hair, a brow's edge, an eye's corner

@@ -120,6 +120,42 @@ def _connected_to(cand: np.ndarray, seed: np.ndarray) -> np.ndarray:
     return np.isin(lab, touch)
 
 
+#: Mesh points whose convex hull is the lower nose: the wings, the tip's underside, the
+#: columella and the nostril openings.
+LOWER_NOSE: tuple[int, ...] = (64, 98, 97, 2, 326, 327, 294, 278, 48)
+
+#: Inside the mesh's lower-nose hull (wings, tip, nostrils), a pixel is nostril
+#: (not skin) when it is darker than the nose bridge by 12 L* and than the hull's own
+#: median by this many L*; the rest of the lower nose is skin (session 23: before, the
+#: whole hull was left out, so no spot on the tip or the wings was ever treated).
+LOWER_NOSE_DARK = 10.0
+
+#: A dark patch there is a nostril opening only if it is deeper than the lower nose's
+#: median by this many L* or at least :data:`NOSTRIL_MIN_AREA` across; a smaller,
+#: shallower one is a spot on the skin (session 24: planted tip pimples on a face
+#: whose nostrils are faint were left out of the skin).
+NOSTRIL_DEEP = 20.0
+#: In squared inter-ocular distances (about ``0.018 iod`` in radius).
+NOSTRIL_MIN_AREA = 1e-3
+
+def _openings(dark: np.ndarray, light: np.ndarray, median: float, iod: float) -> np.ndarray:
+    """The parts of ``dark`` (``(S, S) bool``) that are nostril openings, not spots.
+
+    A connected part is kept if its darkest pixel is :data:`NOSTRIL_DEEP` L* below
+    ``median`` (the lower nose's) or its area is at least :data:`NOSTRIL_MIN_AREA`
+    ``iod**2`` (crop pixels). ``light`` is the crop's L* ``(S, S) float32``.
+    """
+    n, lab, stats, _ = cv2.connectedComponentsWithStats(dark.astype(np.uint8), connectivity=8)
+    if n <= 1:
+        return dark
+    low = np.full(n, np.inf, np.float32)
+    np.minimum.at(low, lab[dark], light[dark])
+    area = stats[:, cv2.CC_STAT_AREA]
+    keep = (low <= median - NOSTRIL_DEEP) | (area >= NOSTRIL_MIN_AREA * iod**2)
+    keep[0] = False
+    return keep[lab]
+
+
 _SEG_LOCK = threading.Lock()
 _SEG = None
 
@@ -228,8 +264,8 @@ def parse_regions(
     lips = _dilate(outer, 0.02 * iod) & ~inner
     mouth = inner
     nose_hull = _hull(size, p[sets["nose"]])
-    # Nostril openings: darkest part of the lower nose; kept out of skin.
-    nostrils = _hull(size, p[[64, 98, 97, 2, 326, 327, 294, 278, 48]])
+    # The lower nose; its nostril openings (its darkest part) are kept out of skin below.
+    nostrils = _hull(size, p[list(LOWER_NOSE)])
 
     # Coordinate grids as a column and a row: comparisons broadcast to (size, size).
     ys = np.arange(size, dtype=np.float32)[:, None]
@@ -266,16 +302,26 @@ def parse_regions(
     nose = (nose_hull | (_hull(size, p[[168, 6, 197, 195, 5, 4, 1, 98, 327]]))) & oval
 
     # The mesh's nostril points can sit a few pixels off the openings: near them,
-    # anything clearly darker than the nose is nostril (shadow), not skin.
+    # anything clearly darker than the nose is nostril (shadow), not skin. Inside the
+    # lower nose's hull, which is mostly in shadow, only what is also darker than the
+    # lower nose's own typical tone is: its lit rest (the tip's underside, the wings,
+    # the columella) is skin, where pimples are common.
     near_nostrils = dilate_local(nostrils, _disk(0.12 * iod))
     nose_L = lab[..., 0][nose & ~near_nostrils]
+    sample_nose = nose & ~nostrils  # the colour model's nose sample (below)
     if nose_L.size > 20:
-        dark = lab[..., 0] < float(np.median(nose_L)) - 12.0
-        nostrils = nostrils | _dilate(near_nostrils & dark, 0.015 * iod)
+        light = lab[..., 0]
+        low_median = float(np.median(light[nostrils]))
+        dark = light < float(np.median(nose_L)) - 12.0
+        dark_low = dark & (light < low_median - LOWER_NOSE_DARK)
+        sample_nose &= ~_dilate(near_nostrils & dark, 0.015 * iod)
+        openings = _openings((near_nostrils & ~nostrils & dark) | (nostrils & dark_low),
+                             light, low_median, iod)
+        nostrils = _dilate(openings, 0.015 * iod)
     skin_geom = oval & ~eyes & ~brows & ~lips & ~mouth & ~nostrils
 
     # Colour model of this face's skin, fitted on cheeks and nose bridge.
-    sample = _erode(right_cheek | left_cheek, 0.05 * iod) | _erode(nose & ~nostrils, 0.05 * iod)
+    sample = _erode(right_cheek | left_cheek, 0.05 * iod) | _erode(sample_nose, 0.05 * iod)
     like = skin_likelihood(lab, sample)
     like = cv2.GaussianBlur(like, (0, 0), max(0.8, 0.01 * iod))
 

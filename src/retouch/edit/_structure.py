@@ -17,8 +17,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
+from ..parse import LOWER_NOSE
 from ._field import Box, box_of_mask, bulge, grid, limit_folding, rbf, window
 from ._frame import (
     ALAE,
@@ -273,10 +275,24 @@ BUILDERS: dict[str, Builder] = {
 }
 
 
+#: Mesh hulls cut out of an edit's parsed region. The nose edits' fields were set with
+#: a window that is 1 on the nose above its lower hull (the wings, the tip's underside,
+#: the nostrils) and falls off across it; since the parsed ``nose`` also holds the lit
+#: skin of that hull (session 24, so spots there are treated), it is cut here, which
+#: keeps the window as it was (with it, ``nose.width`` measured narrower at +1).
+_REGION_CUTS: dict[str, tuple[int, ...]] = {
+    "nose.width": LOWER_NOSE, "nose.length": LOWER_NOSE}
+
+
 def region_and_margin(fr: FaceFrame, name: str, sf: float) -> tuple[np.ndarray, float]:
     """The edit's parsed region ``(CH, S) float32`` and its dilation margin in crop px."""
     spec = EDITS[name]
     region = fr.union(spec.regions)
+    cut = _REGION_CUTS.get(name)
+    if cut is not None:
+        ids = np.asarray(cut)
+        order = cv2.convexHull(fr.pts[ids].astype(np.float32), returnPoints=False).ravel()
+        region = region * (1.0 - fr.poly_mask(ids[order]))
     return region, spec.margin_iod * fr.iod * sf
 
 
