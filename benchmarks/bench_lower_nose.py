@@ -15,7 +15,7 @@ three times per site (seed 0 acne, seed 1 red spot, seed 2 acne), and
 ``retouch(planted, only=["acne", "red_spot", "dark_spot"])`` is scored:
 
 * ``found``: a report matches the spot (as in ``bench_blemish.py``);
-* ``removed``: a report marked removed has its centre inside the spot's mask;
+* ``removed``: a report marked removed matches the spot (the same matching);
 * ``PSNR gain``: PSNR inside the spot's mask against the clean photo, output minus
   planted input (dB; 0 when nothing was done).
 
@@ -65,17 +65,6 @@ PLANTINGS = ((0, "acne"), (1, "red_spot"), (2, "acne"))
 SITE_RADIUS = 0.07
 
 
-def _removed_inside(report: dict[str, Any], mask: np.ndarray) -> bool:
-    """Whether a removed spot report of ``report`` is centred inside ``mask``."""
-    H, W = mask.shape
-    for d in report["imperfections"]:
-        if d["type"] in SYNTH_TYPES and d["removed"]:
-            x, y = int(round(d["center"][0])), int(round(d["center"][1]))
-            if 0 <= x < W and 0 <= y < H and mask[y, x]:
-                return True
-    return False
-
-
 def run(faces: Path) -> list[dict[str, Any]]:
     """One row per planted spot: image, site, type, found, removed, PSNR gain."""
     rows = []
@@ -98,11 +87,12 @@ def run(faces: Path) -> list[dict[str, Any]]:
                         continue
                     res = retouch(pl.image, only=list(SYNTH_TYPES))
                     rep = [d for d in res.report["imperfections"] if d["type"] in SYNTH_TYPES]
+                    removed = [d for d in rep if d["removed"]]
                     mask = pl.instances[0].mask
                     gain = psnr(np.asarray(res.image), clean, mask) - psnr(pl.image, clean, mask)
                     rows.append(dict(image=path.name, site=site, type=kind,
                                      found=match_detections(pl, rep).planted_found == 1,
-                                     removed=_removed_inside(res.report, mask),
+                                     removed=match_detections(pl, removed).planted_found == 1,
                                      psnr_gain=round(float(gain), 2)))
     return rows
 

@@ -126,7 +126,7 @@ LOWER_NOSE: tuple[int, ...] = (64, 98, 97, 2, 326, 327, 294, 278, 48)
 
 #: Inside the mesh's lower-nose hull (wings, tip, nostrils), a pixel is nostril
 #: (not skin) when it is darker than the nose bridge by 12 L* and than the hull's own
-#: median by this many L*; the rest of the lower nose is skin (session 23: before, the
+#: median by this many L*; the rest of the lower nose is skin (session 24: before, the
 #: whole hull was left out, so no spot on the tip or the wings was ever treated).
 LOWER_NOSE_DARK = 10.0
 
@@ -137,6 +137,7 @@ LOWER_NOSE_DARK = 10.0
 NOSTRIL_DEEP = 20.0
 #: In squared inter-ocular distances (about ``0.018 iod`` in radius).
 NOSTRIL_MIN_AREA = 1e-3
+
 
 def _openings(dark: np.ndarray, light: np.ndarray, median: float, iod: float) -> np.ndarray:
     """The parts of ``dark`` (``(S, S) bool``) that are nostril openings, not spots.
@@ -309,7 +310,7 @@ def parse_regions(
     near_nostrils = dilate_local(nostrils, _disk(0.12 * iod))
     nose_L = lab[..., 0][nose & ~near_nostrils]
     sample_nose = nose & ~nostrils  # the colour model's nose sample (below)
-    if nose_L.size > 20:
+    if nose_L.size > 20 and nostrils.any():
         light = lab[..., 0]
         low_median = float(np.median(light[nostrils]))
         dark = light < float(np.median(nose_L)) - 12.0
