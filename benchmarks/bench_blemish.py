@@ -277,6 +277,69 @@ REGION_ORDER = ("forehead", "left_cheek", "right_cheek", "nose", "left_under_eye
                 "right_under_eye", "chin", "neck", "skin")
 
 
+def miss_reason(center_xy: tuple[float, float], radius: float, inner: np.ndarray,
+                candidates: Sequence[dict[str, Any]]) -> str:
+    """Why the localizer did not report a planted spot, from its debug record.
+
+    Args:
+        center_xy: the spot's centre ``(x, y)`` in the face crop's pixels.
+        radius: the spot's radius in crop pixels.
+        inner: ``(H, W) bool`` the crop's inner skin (where candidates are looked for).
+        candidates: the localizer's candidates (``debug["candidates"]``), each with
+            ``cx``, ``cy``, ``r`` (crop pixels) and its ``decision``.
+
+    Returns:
+        ``"outside the skin"`` when the centre is not inner skin and no candidate is
+        near; ``"no candidate"``; or the decision of the nearest candidate within the
+        spot's radius plus the candidate's (``"freckle"``, ``"rejected: score"``,
+        ``"rejected: border"``...; ``"reported"`` when a spot type was reported there,
+        so the miss is the matching's: a footprint off the planted box).
+    """
+    x, y = center_xy
+    near = [c for c in candidates
+            if math.hypot(c["cx"] - x, c["cy"] - y) <= max(2.0, radius + c["r"])]
+    if not near:
+        xi, yi = int(round(x)), int(round(y))
+        ok = 0 <= yi < inner.shape[0] and 0 <= xi < inner.shape[1]
+        return "no candidate" if ok and inner[yi, xi] else "outside the skin"
+    best = min(near, key=lambda c: math.hypot(c["cx"] - x, c["cy"] - y))
+    if best["decision"] in SYNTH_TYPES or best["decision"] == "merged":
+        return "reported" if not best.get("kept_reason") else best["kept_reason"]
+    return str(best["decision"])
+
+
+def miss_reasons(image: np.ndarray, planted: PlantedBlemishes, found: Sequence[bool],
+                 sensitivity: float | None) -> list[str | None]:
+    """:func:`miss_reason` for each planted spot not found (``None`` for found ones).
+
+    Runs retouch's own analysis of ``image`` (the face whose crop holds the spot; the
+    built-in pipeline, whatever engine the benchmark ran).
+    """
+    from retouch.imageio import load_image
+    from retouch.pipeline import RetouchPipeline
+
+    debug: list[dict] = []
+    pipe = RetouchPipeline() if sensitivity is None else RetouchPipeline(sensitivity=sensitivity)
+    _, analyses = pipe.analyze(load_image(image), debug=debug)
+    out: list[str | None] = []
+    for pi, ok in zip(planted.instances, found, strict=True):
+        if ok:
+            out.append(None)
+            continue
+        reason = "no face"
+        for fa, dbg in zip(analyses, debug, strict=True):
+            (cx, cy), = fa.alignment.to_crop(np.array([pi.center_xy]))
+            size = dbg["inner"].shape
+            if 0 <= cx < size[1] and 0 <= cy < size[0]:
+                scale = float(np.hypot(*(fa.alignment.to_crop(np.array([[1.0, 0.0]]))[0]
+                                         - fa.alignment.to_crop(np.array([[0.0, 0.0]]))[0])))
+                reason = miss_reason((float(cx), float(cy)), pi.radius_px * scale,
+                                     dbg["inner"], dbg["candidates"])
+                break
+        out.append(reason)
+    return out
+
+
 def region_lookup(clean: np.ndarray) -> Callable[[float, float], str] | None:
     """Named region at an image point ``(x, y)`` (px), by retouch's own parse of ``clean``.
 
@@ -422,6 +485,8 @@ def run_planted(
     pattern: str | None = None,
     counts: dict[str, int] | None = None,
     also: Sequence[str] = (),
+    why_missed: bool = False,
+    sensitivity: float | None = None,
 ) -> dict[str, Any]:
     rows: list[dict[str, Any]] = []
     skipped: list[dict[str, str]] = []
@@ -504,6 +569,8 @@ def run_planted(
                 "gt_pixels": int(gt.sum()),
                 "seconds": round(secs, 3),
             }
+            if why_missed:
+                row["miss_reason"] = miss_reasons(planted.image, planted, m.found, sensitivity)
             rows.append(row)
             print(
                 f"{path.name} seed {seed}: recall {_fmt(row['recall'])} precision "
@@ -529,10 +596,22 @@ def run_planted(
         "aggregate": aggregate(rows),
         "recall_by_visibility": recall_by_visibility(rows),
         "recall_by_region": recall_by_region(rows),
+        "misses_by_reason": misses_by_reason(rows) if why_missed else None,
         "confusion": confusion,
         "false_positives_by_type": false_pos,
         "skipped": skipped,
     }
+
+
+def misses_by_reason(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Missed planted spots per :func:`miss_reason`, faint and visible, most first."""
+    tally: dict[str, list[int]] = {}
+    for r in rows:
+        for reason, vis in zip(r.get("miss_reason") or (), r["visibility"], strict=False):
+            if reason is not None:
+                tally.setdefault(reason, [0, 0])[int(vis >= VISIBILITY_BINS[0])] += 1
+    return [{"reason": k, "faint": v[0], "visible": v[1]}
+            for k, v in sorted(tally.items(), key=lambda kv: (-sum(kv[1]), kv[0]))]
 
 
 def aggregate(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -705,6 +784,23 @@ def markdown(planted: dict[str, Any] | None, pair: dict[str, Any] | None) -> str
             for b in planted["recall_by_region"]:
                 lines.append(f"| {b['region']} | {b['planted']} | {_fmt(b['recall'])} | "
                              f"{b['planted_visible']} | {_fmt(b['recall_visible'])} |")
+        if planted.get("misses_by_reason"):
+            lines += [
+                "",
+                "### Why the misses were missed (`--why-missed`)",
+                "",
+                "The localizer's own decision nearest each missed spot, in retouch's analysis "
+                "of the planted photo: `no candidate` (its significance stayed under the "
+                "candidate thresholds), `outside the skin`, a rejection rule, a kept type "
+                "(`freckle`, `mole`), `not contained`, or `reported` (a footprint the "
+                f"matching rule did not accept); 'visible': visibility >= "
+                f"{VISIBILITY_BINS[0]:g}.",
+                "",
+                "| reason | missed, faint | missed, visible |",
+                "|---|---:|---:|",
+            ]
+            lines += [f"| {b['reason']} | {b['faint']} | {b['visible']} |"
+                      for b in planted["misses_by_reason"]]
         if planted["skipped"]:
             lines += ["", "Skipped:"]
             lines += [
@@ -782,6 +878,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="the localizer's sensitivity in [0, 1] (retouch --sensitivity; default the "
         "package's own default, 0.5): a point on the recall / precision trade-off",
     )
+    ap.add_argument(
+        "--why-missed",
+        action="store_true",
+        help="for each missed planted spot, look up why in retouch's own analysis "
+        "(the localizer's decision near it) and add a table of the reasons",
+    )
     return ap.parse_args(argv)
 
 
@@ -807,7 +909,7 @@ def main(argv: Sequence[str] | None = None, retouch_fn: RetouchFn | None = None)
     if not args.no_planted:
         also = [t for t in args.also.split(",") if t.strip()]
         planted = run_planted(faces, args.out, args.seeds, retouch_fn, args.images, args.counts,
-                              also)
+                              also, why_missed=args.why_missed, sensitivity=args.sensitivity)
     pair = run_pair(faces, args.out, retouch_fn) if args.pair else None
     print(markdown(planted, pair))
     payload = {

@@ -14,6 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 from bench_blemish import (  # noqa: E402
     also_on_clean,
     match_detections,
+    miss_reason,
     recall_by_region,
     recall_by_visibility,
     spot_visibility,
@@ -124,3 +125,50 @@ def test_the_benchmark_passes_its_sensitivity_to_retouch(faces_dir, tmp_path, ca
     with pytest.raises(SystemExit, match=r"--sensitivity must be in \[0, 1\]"):
         main([*args, "--sensitivity", "1.5"], retouch_fn=fake)
     assert len(calls) == 2
+
+
+def _cand(x: float, y: float, decision: str, r: float = 2.0, **kw) -> dict:
+    return {"cx": x, "cy": y, "r": r, "decision": decision, **kw}
+
+
+def test_a_miss_is_explained_by_the_nearest_candidates_decision():
+    """``miss_reason`` names the decision of the candidate nearest the spot's centre
+    (within both radii); with none, whether the centre lies in the inner skin."""
+    inner = np.zeros((50, 50), bool)
+    inner[10:40, 10:40] = True
+    cands = [_cand(20, 20, "freckle"), _cand(23, 20, "rejected: score"),
+             _cand(30, 30, "dark_spot"), _cand(35, 35, "acne", kept_reason="not contained")]
+    assert miss_reason((21.0, 20.0), 2.0, inner, cands) == "freckle"
+    assert miss_reason((23.5, 20.0), 2.0, inner, cands) == "rejected: score"
+    assert miss_reason((30.0, 31.0), 2.0, inner, cands) == "reported"
+    assert miss_reason((35.0, 35.0), 2.0, inner, cands) == "not contained"
+    assert miss_reason((15.0, 35.0), 2.0, inner, cands) == "no candidate"  # inner, none near
+    assert miss_reason((5.0, 5.0), 2.0, inner, cands) == "outside the skin"
+    assert miss_reason((60.0, 5.0), 2.0, inner, cands) == "outside the skin"  # off the crop
+
+
+def test_why_missed_looks_the_misses_up_in_retouchs_own_analysis(faces_dir, tmp_path, capsys):
+    """With an engine that reports nothing, every planted spot is missed, and
+    ``--why-missed`` looks each up in the built-in analysis of the planted photo, which
+    finds most of them: most reasons read ``reported``, and the table counts them all."""
+    import json
+    import types
+
+    from bench_blemish import main
+
+    def nothing(image, **kw):
+        return types.SimpleNamespace(image=np.asarray(image), report={"imperfections": []})
+
+    out = tmp_path / "o"
+    assert main(["--faces", str(faces_dir), "--out", str(out), "--seeds", "0",
+                 "--images", "innerverz_003_face.png", "--why-missed"], retouch_fn=nothing) == 0
+    text = capsys.readouterr().out
+    assert "### Why the misses were missed" in text
+    res = json.loads((out / "results.json").read_text())["planted"]
+    (row,) = res["rows"]
+    reasons = row["miss_reason"]
+    assert not any(row["found"]) and len(reasons) == row["planted"] == 15
+    assert all(isinstance(r, str) and r for r in reasons)
+    assert reasons.count("reported") >= 12, reasons
+    table = {b["reason"]: b["faint"] + b["visible"] for b in res["misses_by_reason"]}
+    assert sum(table.values()) == 15 and table["reported"] == reasons.count("reported")

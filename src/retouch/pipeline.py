@@ -208,11 +208,16 @@ class RetouchPipeline:
         timer.add("detect", t)
         return faces
 
-    def analyze(self, data: ImageData, timer: _Timer | None = None) -> tuple[list[Face],
-                                                                         list[FaceAnalysis]]:
+    def analyze(self, data: ImageData, timer: _Timer | None = None, *,
+                debug: list[dict] | None = None) -> tuple[list[Face], list[FaceAnalysis]]:
         """Detect, align, parse and localize every face of ``data``.
 
         In close-up mode the whole frame is one pseudo-face (no detection).
+
+        ``debug``: if a list, one dict per analysed face (in the order of the returned
+        analyses; faces only, not close-ups) is appended to it, holding the localizer's
+        intermediate maps and every spot candidate with the decision taken
+        (:func:`retouch.localize.localize_imperfections`; crop pixels), for diagnostics.
         """
         timer = timer or _Timer()
         if self.closeup:
@@ -235,7 +240,12 @@ class RetouchPipeline:
             t = timer.add("align", t)
             regions = parse_regions(crop, face, al, lab=lab)
             t = timer.add("parse", t)
-            loc = localize_imperfections(crop, lab, regions, sensitivity=self.sensitivity)
+            dbg: dict | None = None
+            if debug is not None:
+                dbg = {}
+                debug.append(dbg)
+            loc = localize_imperfections(crop, lab, regions, sensitivity=self.sensitivity,
+                                         debug=dbg)
             timer.add("localize", t)
             analyses.append(FaceAnalysis(face, al, regions, loc))
         return faces, analyses
