@@ -15,7 +15,9 @@ MediaPipe skin mask that does not depend on the pipeline under test), run
 * the fraction of face-skin pixels changed (any channel differs from the input)
   outside the ground-truth masks dilated by ``max(3 px, 0.5 * radius)``.
 * recall by visibility (``spot_visibility``) and by the face region each spot lies
-  in (retouch's own parse of the clean photo, ``region_lookup``).
+  in (retouch's own parse of the clean photo, ``region_lookup``);
+* with ``--why-missed``, the localizer's decision nearest each missed spot
+  (``miss_reason``), tabled for faint and visible spots.
 
 Part 2 (``--pair``): the FFHQR professional-retouch pair: PSNR(output, target)
 vs PSNR(input, target) with default settings, over the whole image and inside
@@ -24,7 +26,7 @@ the face-skin mask.
 Usage::
 
     python benchmarks/bench_blemish.py --faces ../shared/faces --out bench_out/blemish \\
-        [--seeds 0 1 2] [--json PATH] [--pair] [--no-planted] [--images GLOB]
+        [--seeds 0 1 2] [--json PATH] [--pair] [--no-planted] [--images GLOB] [--why-missed]
 
 The photos are test data: they are read at run time and never copied.
 """
