@@ -330,12 +330,10 @@ def miss_reasons(image: np.ndarray, planted: PlantedBlemishes, found: Sequence[b
             continue
         reason = "no face"
         for fa, dbg in zip(analyses, debug, strict=True):
-            (cx, cy), = fa.alignment.to_crop(np.array([pi.center_xy]))
-            size = dbg["inner"].shape
-            if 0 <= cx < size[1] and 0 <= cy < size[0]:
-                scale = float(np.hypot(*(fa.alignment.to_crop(np.array([[1.0, 0.0]]))[0]
-                                         - fa.alignment.to_crop(np.array([[0.0, 0.0]]))[0])))
-                reason = miss_reason((float(cx), float(cy)), pi.radius_px * scale,
+            al = fa.alignment
+            (cx, cy), = al.to_crop(np.array([pi.center_xy]))
+            if 0 <= cx < al.size and 0 <= cy < al.size:
+                reason = miss_reason((float(cx), float(cy)), pi.radius_px * al.scale,
                                      dbg["inner"], dbg["candidates"])
                 break
         out.append(reason)

@@ -387,4 +387,3 @@ def region_at(regions: FaceRegions, x: float, y: float) -> str:
         if m is not None and 0 <= yi < m.shape[0] and 0 <= xi < m.shape[1] and m[yi, xi] > 0.5:
             return name
     return "skin"
-
