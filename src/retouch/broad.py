@@ -149,8 +149,13 @@ REDNESS_SCALE = 0.02
 #: a* units above the normal redness that are left (the skin's own variation).
 REDNESS_MARGIN = 1.5
 #: A pixel's L* is lifted toward the normal skin's by up to this many L* per a*
-#: removed (haemoglobin darkens as it reddens); never beyond the normal L*.
-REDNESS_LIFT = 1.5
+#: removed (haemoglobin darkens as it reddens); never beyond the normal L*. 0.8 is the
+#: haemoglobin direction's own ratio (:data:`retouch.matched.RED_LAB`: 0.63 L* darker
+#: per 0.78 a* redder). Session 26: at the former 1.5 the shaded, redder side of a
+#: nose tip beside its highlight was lifted by up to 17 L* into a pale streak on the
+#: dense-acne photo (largest lift 16.6 -> 8.8 L*; dense planted breakout with
+#: ``--also redness``: PSNR in masks 32.75 -> 32.67 dB; docs/blemish-benchmark.md).
+REDNESS_LIFT = 0.8
 #: Breakout: acne / red spots are counted with a Gaussian of this width (x face
 #: size); evening starts where the count exceeds BREAKOUT_MIN and is full one
 #: spot above it.
@@ -175,7 +180,8 @@ def _spot_count(shape: tuple[int, int], xy: list[tuple[float, float]], sigma: fl
 
 def redness(lab: np.ndarray, inner: np.ndarray, skin: np.ndarray,
             spots: list[CropInstance], spot_cover: np.ndarray, u: float,
-            regions: FaceRegions) -> tuple[np.ndarray, list[CropInstance]]:
+            regions: FaceRegions, shading: np.ndarray | None = None
+            ) -> tuple[np.ndarray, list[CropInstance]]:
     """Redness to even out between the spots of a breakout (dense acne).
 
     In a breakout the marks touch and sit in reddened skin, so no surround is
@@ -187,7 +193,9 @@ def redness(lab: np.ndarray, inner: np.ndarray, skin: np.ndarray,
     L* is lifted with it (at most :data:`REDNESS_LIFT` L* per a*, never above the
     normal L*). The change is a smooth field (the Lab is smoothed at spot scale
     first), so pores and grain are shifted, not replaced. The spots' own
-    footprints (``spot_cover``) are left to their fills.
+    footprints (``spot_cover``) are left to their fills, and so is ``shading``
+    (``(H, W) bool``, optional: where 3-D shading dominates, the region the spot
+    search leaves alone too; feathered by 0.01 face sizes).
 
     Returns:
         The ``(H, W)`` map in ``[0, 1]`` and one ``redness`` instance per
@@ -220,6 +228,8 @@ def redness(lab: np.ndarray, inner: np.ndarray, skin: np.ndarray,
     lift = np.minimum(np.maximum(0.0, ref_l - sm[..., 0]), REDNESS_LIFT * ex)
     where = (gate * _gauss(skin.astype(np.float32), 2.0)
              * (1.0 - np.clip(spot_cover * 1.5, 0.0, 1.0))).astype(np.float32)
+    if shading is not None:  # shading's own redness (a shadowed side is redder) stays
+        where *= 1.0 - _gauss(shading.astype(np.float32), max(1.0, 0.01 * u))
     out = (np.clip(ex / 6.0, 0.0, 1.0) * where).astype(np.float32)
     inst: list[CropInstance] = []
     n, lbl, stats, cents = cv2.connectedComponentsWithStats((where > 0.05).astype(np.uint8), 8)

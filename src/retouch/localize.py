@@ -766,7 +766,7 @@ def _localize_box(crop: np.ndarray, lab: np.ndarray, regions: FaceRegions, u: fl
     # 7. Redness between the spots of a breakout.
     breakout = [i for i in instances if i.type in ("acne", "red_spot") and not i.kept_reason]
     maps["redness"], rd_inst = redness(lab, inner, skin, breakout, np.maximum(spots, loose), u,
-                                           regions)
+                                           regions, shading=(shade | nose_m))
     instances += rd_inst
 
     spot_any = loose.copy()
