@@ -301,3 +301,63 @@ def test_robust_scales_ignore_outliers_on_one_side():
     assert abs(one_sided_sigma(spotted, positive=False) - 2.0) < 0.1
     assert one_sided_sigma(spotted, positive=True) > 2.2
     assert mad_sigma(np.array([])) == 1.0
+
+
+def test_breakout_redness_lifts_lightness_at_haemoglobins_ratio_and_leaves_shading():
+    """The evening removes a* above the normal skin's and lifts L* with it, at most
+    REDNESS_LIFT L* per a* (a shadow that is far darker than it is red is not lifted
+    into a pale patch), and leaves the shading mask alone."""
+    from retouch.broad import REDNESS_LIFT, redness
+    from retouch.matched import RED_LAB
+    from retouch.types import REGION_NAMES, CropInstance, FaceRegions
+
+    S, u = 200, 500.0  # the normal-redness fit is 10 px wide, the breakout 60 px
+    rng = np.random.default_rng(0)
+    lab = np.zeros((S, S, 3), np.float32)
+    lab[..., 0], lab[..., 1], lab[..., 2] = 65.0, 12.0, 15.0
+    lab += rng.normal(0.0, 0.5, lab.shape).astype(np.float32)
+    yy, xx = np.mgrid[0:S, 0:S]
+    reddened = (np.abs(xx - 70) < 5) & (np.abs(yy - 100) < 5)  # between the spots
+    lab[reddened, 0] -= 4.0
+    lab[reddened, 1] += 6.0
+    shaded = (np.abs(xx - 130) < 5) & (np.abs(yy - 100) < 5)  # a shadow, redder too
+    lab[shaded, 0] -= 20.0
+    lab[shaded, 1] += 6.0
+    skin = np.ones((S, S), np.float32)
+    inner = np.ones((S, S), bool)
+    masks = {n: np.zeros((S, S), np.float32) for n in REGION_NAMES}
+    regions = FaceRegions(masks=masks, skin_likelihood=skin)
+    spots = [CropInstance(type="acne", center_xy=(float(x), float(y)), radius=2.0,
+                          bbox_xywh=(x - 2, y - 2, 4, 4), score=0.9,
+                          alpha=np.ones((4, 4), np.float32), support_xywh=(x - 2, y - 2, 4, 4),
+                          texture_sigma=1.0)
+             for x, y in [(60, 80), (80, 80), (60, 120), (80, 120), (120, 85), (140, 115)]]
+    cover = np.zeros((S, S), np.float32)
+
+    def lift_and_drop(shading):
+        _, inst = redness(lab, inner, skin, spots, cover, u, regions, shading=shading)
+        lift, drop = np.zeros((S, S), np.float32), np.zeros((S, S), np.float32)
+        for i in inst:
+            x, y, w, h = i.support_xywh
+            lift[y:y + h, x:x + w] += i.shift[..., 0] * i.alpha
+            drop[y:y + h, x:x + w] -= i.shift[..., 1] * i.alpha
+        return lift, drop
+
+    lift, drop = lift_and_drop(None)
+    core = (np.abs(xx - 70) < 3) & (np.abs(yy - 100) < 3)
+    assert drop[core].mean() > 2.5  # the reddened skin is evened
+    assert lift[core].mean() > 1.0  # and lightened with it
+    # Haemoglobin darkens L* by 0.63 per 0.78 a* it reddens (matched.RED_LAB): the
+    # evening gives back no more lightness than that, even in a far darker shadow.
+    ratio = -RED_LAB[0] / RED_LAB[1]
+    assert ratio + 0.01 >= REDNESS_LIFT
+    assert np.all(lift <= ratio * np.maximum(drop, 0.0) + 0.01)
+    in_shadow = (np.abs(xx - 130) < 3) & (np.abs(yy - 100) < 3)
+    assert 0.5 < lift[in_shadow].max() < 5.0
+    # Given as shading (as the localizer passes the eyes', lips' and lower nose's
+    # surroundings; the mask is feathered by 0.01 u = 5 px), the shadow is left alone;
+    # the reddened skin is evened as before.
+    lift_s, drop_s = lift_and_drop((np.abs(xx - 130) < 16) & (np.abs(yy - 100) < 16))
+    assert np.abs(lift_s[in_shadow]).max() < 0.02 and np.abs(drop_s[in_shadow]).max() < 0.02
+    assert drop[in_shadow].mean() > 2.0  # (without the mask, it was evened)
+    assert drop_s[core].mean() > 0.9 * drop[core].mean()
