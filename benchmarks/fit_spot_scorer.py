@@ -63,7 +63,8 @@ def collect(faces: Path, seeds: list[int], dense_seeds: list[int] = ()
     def capture(*a, **k):
         d = {"score_min": 0.0}
         captured.append(d)
-        return orig(*a, debug=d, **k)
+        k["debug"] = d  # the pipeline passes its own (None unless asked for)
+        return orig(*a, **k)
 
     pipe_mod.localize_imperfections = capture
     X, y, groups, n_planted, mf = [], [], [], {}, []

@@ -172,3 +172,26 @@ def test_why_missed_looks_the_misses_up_in_retouchs_own_analysis(faces_dir, tmp_
     assert reasons.count("reported") >= 12, reasons
     table = {b["reason"]: b["faint"] + b["visible"] for b in res["misses_by_reason"]}
     assert sum(table.values()) == 15 and table["reported"] == reasons.count("reported")
+
+
+def test_the_scorer_fit_collects_labelled_candidates(faces_dir, tmp_path):
+    """``fit_spot_scorer.py`` gathers every spot candidate (threshold off) with its
+    features and whether it lies on a planted spot (it broke silently once, when the
+    pipeline began passing its own ``debug``)."""
+    from fit_spot_scorer import collect, fit_logistic, predict
+
+    from retouch.localize import SPOT_FEATURES
+
+    (tmp_path / "clean").mkdir()
+    (tmp_path / "clean" / "innerverz_003_face.png").symlink_to(
+        faces_dir / "clean" / "innerverz_003_face.png")  # read in place, not copied
+    X, y, groups, n_planted, _ = collect(tmp_path, [0])
+    assert n_planted == {("innerverz_003_face.png", 0): 15}
+    assert X.shape == (len(y), len(SPOT_FEATURES)) and np.isfinite(X).all()
+    on_spots = {int(g[2]) for g in groups if g[2] >= 0}
+    assert y.sum() >= 12 and len(on_spots) >= 12  # most planted spots are candidates
+    assert (y == 0).sum() >= 1  # and the face's own marks or texture give some others
+    w = fit_logistic(X, y)
+    assert w.shape == (len(SPOT_FEATURES) + 1,)
+    p = predict(w, X)
+    assert p[y == 1].mean() > p[y == 0].mean()
