@@ -16,6 +16,9 @@ if [ -z "${VIRTUAL_ENV:-}" ]; then
   . .venv/bin/activate
 fi
 export PIP_DISABLE_PIP_VERSION_CHECK=1
+# No wheel cache: a fresh machine gains nothing from it, and it doubles what the
+# install writes to disk (a CI run once failed with "No space left on device").
+export PIP_NO_CACHE_DIR=1
 python -m pip install -q --no-deps "mediapipe==0.10.21"
 if [ "${1:-}" = "--dev" ]; then
   python -m pip install -q -e ".[dev,learn]"
