@@ -14,6 +14,7 @@ import numpy as np
 
 from .inpaint import gauss as _gauss
 from .inpaint import normalized_blur
+from .matched import RED_LAB
 from .parse import region_at
 from .robust import thin
 from .types import CropInstance, FaceRegions
@@ -149,13 +150,13 @@ REDNESS_SCALE = 0.02
 #: a* units above the normal redness that are left (the skin's own variation).
 REDNESS_MARGIN = 1.5
 #: A pixel's L* is lifted toward the normal skin's by up to this many L* per a*
-#: removed (haemoglobin darkens as it reddens); never beyond the normal L*. 0.8 is the
+#: removed (haemoglobin darkens as it reddens); never beyond the normal L*: the
 #: haemoglobin direction's own ratio (:data:`retouch.matched.RED_LAB`: 0.63 L* darker
-#: per 0.78 a* redder). Session 26: at the former 1.5 the shaded, redder side of a
-#: nose tip beside its highlight was lifted by up to 17 L* into a pale streak on the
+#: per 0.78 a* redder, 0.80). Session 26: at the former 1.5 the shaded, redder side of
+#: a nose tip beside its highlight was lifted by up to 17 L* into a pale streak on the
 #: dense-acne photo (largest lift 16.6 -> 8.8 L*; dense planted breakout with
 #: ``--also redness``: PSNR in masks 32.75 -> 32.67 dB; docs/blemish-benchmark.md).
-REDNESS_LIFT = 0.8
+REDNESS_LIFT = -RED_LAB[0] / RED_LAB[1]
 #: Breakout: acne / red spots are counted with a Gaussian of this width (x face
 #: size); evening starts where the count exceeds BREAKOUT_MIN and is full one
 #: spot above it.
