@@ -522,7 +522,9 @@ def test_a_broad_soft_dark_spot_leaves_no_ring(load_rgb):
     restores the centre and leaves the spot's soft tail as a darker ring around it.
     Measured: the error against the clean photo on the ring between 0.5 and 1 spot
     radii is 0.72 of the input's (12.4 / 17.3 code values); with the merged candidate
-    of before session 24 it was 0.25."""
+    of before session 24 it was 0.25. Session 29: at the footprint's edge (5.4 px) the
+    spot still has 43 % of its core's departure; growing the footprint to where that
+    falls below 20 % passes this test but costs the benchmark (docs, session 29)."""
     clean, p = _benchmark_planting(load_rgb, "innerverz_013_face.png", 1)
     spot = p.instances[13]
     res = retouch(p.image, only=SPOTS)
