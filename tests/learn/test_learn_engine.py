@@ -87,7 +87,13 @@ def test_onnx_engine_matches_the_torch_engine(photo, spotty_ckpt, result, tmp_pa
     res = retouch(photo, engine=LearnedEngine.load(tmp_path / "m.onnx"))
     diff = np.abs(res.image.astype(int) - result.image.astype(int))
     assert diff.max() <= 1 and (diff > 0).mean() < 1e-3
-    assert np.array_equal(res.masks["removed"], result.masks["removed"])
+    # The removed mask thresholds the soft mask, and onnxruntime's floats differ from
+    # torch's by ~3e-5, which can flip a pixel lying on the threshold: 1 of 262144 with
+    # onnxruntime 1.32.0 (2026-11-22), a pixel neither engine changed. Exact equality
+    # held with earlier builds; agreement on all but a negligible fraction is the claim.
+    differ = res.masks["removed"] != result.masks["removed"]
+    assert differ.mean() < 1e-4, differ.sum()
+    assert res.masks["removed"].any() and (res.masks["removed"] == 0).any()
 
 
 def test_cli_engine_learned(photo, spotty_ckpt, tmp_path, capsys):
