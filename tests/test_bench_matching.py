@@ -13,9 +13,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
 from bench_blemish import (  # noqa: E402
     also_on_clean,
+    ideal_recall,
+    ideal_threshold,
     match_detections,
     miss_reason,
     recall_by_region,
+    recall_by_type,
     recall_by_visibility,
     spot_visibility,
 )
@@ -65,6 +68,27 @@ def test_visibility_falls_with_the_skins_texture_and_recall_is_binned_by_it():
     assert [b["planted"] for b in bins] == [1, 1, 0, 2]
     assert [b["recall"] for b in bins] == [0.0, 1.0, None, 0.5]
     assert bins[-1]["high"] is None
+
+
+def test_the_ideal_detector_reference_follows_the_normal_tail():
+    """Phi(vis - tau): half the spots at the threshold, ~0.84 one sigma above it; the
+    threshold for a target inverts it; per type and over all spots."""
+    assert ideal_recall([4.0], 4.0) == pytest.approx(0.5)
+    assert ideal_recall([5.0, 3.0], 4.0) == pytest.approx(0.5)
+    assert ideal_recall([5.0], 4.0) == pytest.approx(0.8413, abs=1e-4)
+    assert ideal_recall([], 4.0) is None
+    vis = [2.0, 5.0, 9.0, 30.0]
+    tau = ideal_threshold(vis, 0.6)
+    assert ideal_recall(vis, tau) == pytest.approx(0.6, abs=1e-6)
+    assert ideal_threshold(vis, 0.9) < tau  # more recall needs a lower threshold
+    rows = [{"types": ["acne", "dark_spot", "dark_spot"], "visibility": [9.0, 2.0, 6.0],
+             "found": [True, False, True]}]
+    out = {b["type"]: b for b in recall_by_type(rows)}
+    assert list(out) == ["acne", "dark_spot", "all"]
+    assert out["dark_spot"]["planted"] == 2 and out["dark_spot"]["recall"] == 0.5
+    assert out["all"]["recall"] == pytest.approx(2 / 3)
+    assert out["acne"]["ideal"]["4"] == pytest.approx(ideal_recall([9.0], 4.0))
+    assert out["acne"]["ideal"]["4"] > out["dark_spot"]["ideal"]["4"]
 
 
 def test_recall_by_region_groups_spots_in_a_fixed_order():
