@@ -48,6 +48,8 @@ from typing import Any
 import cv2
 import numpy as np
 from PIL import Image, ImageOps
+from scipy.optimize import brentq
+from scipy.special import ndtr
 
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO / "src") not in sys.path:  # run from a checkout without installing
@@ -277,10 +279,6 @@ def recall_by_visibility(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 IDEAL_THRESHOLDS = (3.6, 4.0)
 
 
-def _normal_cdf(x: np.ndarray) -> np.ndarray:
-    return 0.5 * (1.0 + np.vectorize(math.erf)(np.asarray(x, np.float64) / math.sqrt(2.0)))
-
-
 def ideal_recall(visibility: Sequence[float], tau: float) -> float | None:
     """Expected recall of an ideal detector that declares a spot at ``tau`` sigmas.
 
@@ -293,19 +291,17 @@ def ideal_recall(visibility: Sequence[float], tau: float) -> float | None:
     Gaussian, and an acne's halo, which the visibility does not count), not a bound.
     """
     v = np.asarray(visibility, np.float64)
-    return float(_normal_cdf(v - tau).mean()) if v.size else None
+    return float(ndtr(v - tau).mean()) if v.size else None
 
 
 def ideal_threshold(visibility: Sequence[float], target: float) -> float | None:
-    """The ``tau`` at which :func:`ideal_recall` equals ``target`` (bisection)."""
+    """The ``tau`` at which :func:`ideal_recall` equals ``target`` in ``(0, 1)``."""
     v = np.asarray(visibility, np.float64)
     if not v.size:
         return None
-    lo, hi = -10.0, 60.0  # ideal_recall falls from ~1 to ~0 over this range
-    for _ in range(60):
-        mid = 0.5 * (lo + hi)
-        lo, hi = (mid, hi) if ideal_recall(v, mid) > target else (lo, mid)
-    return 0.5 * (lo + hi)
+    # ideal_recall falls monotonically from ~1 to ~0 between these two thresholds.
+    lo, hi = float(v.min()) - 10.0, float(v.max()) + 10.0
+    return float(brentq(lambda t: ideal_recall(v, t) - target, lo, hi, xtol=1e-9))
 
 
 def recall_by_type(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -313,10 +309,12 @@ def recall_by_type(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     typ = [t for r in rows for t in r.get("types", [])]
     vis = [v for r in rows for v in r.get("visibility", [])]
     found = [f for r in rows for f in r.get("found", [])]
+    if len(typ) != len(vis):  # rows written before the types were recorded
+        return []
     out = []
     for kind in (*SYNTH_TYPES, "all"):
         idx = [i for i, t in enumerate(typ) if kind in ("all", t)]
-        if not idx or len(typ) != len(vis):
+        if not idx:
             continue
         v = [vis[i] for i in idx]
         out.append({"type": kind, "planted": len(idx),
