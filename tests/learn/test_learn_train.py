@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,13 +10,11 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from learn_helpers import tiny_config  # noqa: E402
+from learn_helpers import run_torchrun, tiny_config  # noqa: E402
 
 from retouch.learn.data import TrainingData  # noqa: E402
 from retouch.learn.metrics import difference_mask, psnr  # noqa: E402
 from retouch.learn.train import Trainer, train  # noqa: E402
-
-SRC = Path(__file__).resolve().parents[2] / "src"
 
 
 def _records(out: Path) -> list[dict]:
@@ -127,13 +122,7 @@ def test_ddp_two_processes_match_one_process_with_twice_the_batch(tmp_path, ffhq
     gradients averaged by DDP)."""
     from retouch.cli import run
 
-    env = {**os.environ, "PYTHONPATH": str(SRC), "OMP_NUM_THREADS": "1",
-           "GLOG_minloglevel": "2"}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-           "--master_port", str(29500 + os.getpid() % 2000), "-m", "retouch.cli",
-           *_ddp_args(tmp_path / "ddp", ffhqr_dir, 1)]
-    r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
-    assert r.returncode == 0, r.stderr[-2000:]
+    run_torchrun(_ddp_args(tmp_path / "ddp", ffhqr_dir, 1))
     assert run(_ddp_args(tmp_path / "one", ffhqr_dir, 2)) == 0
     a, b = _records(tmp_path / "ddp"), _records(tmp_path / "one")
     assert [(r["stage"], r["step"]) for r in a] == [(r["stage"], r["step"]) for r in b]

@@ -10,6 +10,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from learn_helpers import run_torchrun  # noqa: E402
 from restore_helpers import make_ffhq_dir, tiny_restore_config  # noqa: E402
 
 from retouch.errors import InvalidInputError  # noqa: E402
@@ -148,10 +149,6 @@ def test_data_is_deterministic_and_follows_the_ffhq_layout(ffhq2):
 
 def test_ddp_two_processes_match_one_process_with_twice_the_batch(tmp_path, ffhq2):
     """torchrun, gloo: 2 x batch 1 == 1 x batch 2, diffusion noise and DDIM noise included."""
-    import os
-    import subprocess
-    import sys
-
     from retouch.cli import run
 
     def args(out: Path, batch: int) -> list[str]:
@@ -160,13 +157,7 @@ def test_ddp_two_processes_match_one_process_with_twice_the_batch(tmp_path, ffhq
                 "--set", f"train.batch_size={batch}", "--set", "train.log_every=1",
                 "--set", "train.sample_every=0", "--set", "train.device=\"cpu\""]
 
-    src = Path(__file__).resolve().parents[2] / "src"
-    env = {**os.environ, "PYTHONPATH": str(src), "OMP_NUM_THREADS": "1", "GLOG_minloglevel": "2"}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-           "--master_port", str(31500 + os.getpid() % 2000), "-m", "retouch.cli",
-           *args(tmp_path / "ddp", 1)]
-    r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
-    assert r.returncode == 0, r.stderr[-2000:]
+    run_torchrun(args(tmp_path / "ddp", 1))
     assert run(args(tmp_path / "one", 2)) == 0
     a, b = _records(tmp_path / "ddp"), _records(tmp_path / "one")
     assert [(x["stage"], x["step"]) for x in a] == [(x["stage"], x["step"]) for x in b]
