@@ -118,12 +118,19 @@ def test_only_and_keep_select_types(planted):
 
 
 def test_freckles_kept_on_freckled_face(load_rgb):
+    """Freckles are kept, also the sparser ones of the jaw and the chin: on a freckled
+    face (localize.FRECKLED_FACE) a spot of melanin's hue is a freckle outside the dense
+    patches too. Before session 31, 12 of them were filled as acne or red spots here
+    (darker by 1.2-2.4x and yellower by 0.5-1.5x their reddening); now 5 fills are left
+    (looked at: 3 reddish freckles, a small dark red dot, a faint reddish patch)."""
     img = load_rgb("blemish/swati_freckles_darkspots.jpg")
     img = img[::4, ::4].copy()  # 864x1296: keeps the test fast
     res = retouch(img)
     s = res.report["summary"]
-    assert s["freckle"]["found"] + s["mole"]["found"] > 0
+    assert s["freckle"]["found"] >= 80, s["freckle"]
     assert s["freckle"]["removed"] == 0 and s["mole"]["removed"] == 0
+    filled = sum(s[t]["removed"] for t in ("acne", "red_spot", "dark_spot"))
+    assert filled <= 6, s
 
 
 def test_shine_is_toned_down_keeping_shape_and_pores(load_rgb):

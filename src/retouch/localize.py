@@ -207,6 +207,17 @@ NOSE_SHADE_FROM = 0.7
 #: unchanged; planted recall 0.831 -> 0.833).
 BROWN_DARK_PER_RED = 1.0
 
+#: Largest freckle, in face sizes (radius).
+FRECKLE_MAX_R = 0.022
+#: A face with at least this many spots found as freckles in freckle fields is a
+#: freckled face: there a brown spot of melanin's hue (darker than redder, and yellower
+#: by 0.8x its reddening) is a freckle outside the dense patches too. Session 31: the
+#: freckled portrait (85 freckles) had 11 fills, freckles of its jaw and chin where the
+#: field is sparse, filled as acne (darker by 1.2-2.4x, yellower by 0.5-1.5x their
+#: reddening); the acne photo with freckles (69) has acne marks darker than redder but
+#: yellower by at most 0.57x; every other shared photo has at most 9 freckles.
+FRECKLED_FACE = 30
+
 #: A spot darker but not redder than its surround is taken for facial hair (the dark
 #: gaps of a moustache or a beard) where its surround is more than HAIR_BUSY times
 #: busier than the face's typical skin and its mean skin likelihood below HAIR_LIKE.
@@ -599,6 +610,41 @@ def _localize_box(crop: np.ndarray, lab: np.ndarray, regions: FaceRegions, u: fl
                      normal0=normal0, dist_edge=dist_edge, T=T)
 
     # 3. Classify.
+    # Spots are not looked for where 3-D shading dominates: beside the eyes and in the
+    # nose's side walls and nostril shadows.
+    shade = dilate_local(regions.masks["eyes"] > 0.5, cv2.getStructuringElement(
+        cv2.MORPH_ELLIPSE, (int(0.06 * u) | 1,) * 2))
+    # Around the lips, the mouth corners' folds and the lip line are shading too.
+    shade |= dilate_local((regions.masks["lips"] + regions.masks["mouth_interior"]) > 0.5,
+                          cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (int(0.07 * u) | 1,) * 2))
+    # Nose darkness is shading only on the nose's lower part (its tip, wings and
+    # nostrils); a dark spot on the bridge or the upper sides is a spot. The crop is
+    # upright, so "lower" is along its rows.
+    nose_m = regions.masks["nose"] > 0.5
+    rows_n = np.flatnonzero(nose_m.any(axis=1))
+    if rows_n.size:
+        nose_m[:int(rows_n[0] + NOSE_SHADE_FROM * (rows_n[-1] - rows_n[0]))] = False
+
+    def _is_red(c: dict) -> bool:
+        """Redness dominates the candidate's departure (haemoglobin: acne, a red spot)."""
+        return bool(c["red"] >= 1.6 and c["red"] >= 0.35 * c["d"])
+
+    def _structure(c: dict) -> str:
+        """The rejection of a candidate that is part of a structure, or ``""``."""
+        if c["elong"] > 3.5 and max(c["w"], c["h"]) > 0.035 * u:
+            return "rejected: line"  # handled by the wrinkle map
+        is_red = _is_red(c)
+        cxi, cyi = int(round(c["cx"])), int(round(c["cy"]))
+        if shade[cyi, cxi] or (not is_red and (c["elong"] > 2.2 or nose_m[cyi, cxi])):
+            return "rejected: shading"  # beside the eye, or elongated / nose darkness
+        if nose_m[cyi, cxi] and c["T"] < k_mf:
+            return "rejected: lower nose"  # its own redness and shading, faint
+        if not is_red and dist_edge[cyi, cxi] < DARK_BORDER * u:
+            return "rejected: border"  # a hair, a brow's edge, an eye's corner
+        if not is_red and c["busy"] > HAIR_BUSY and c["like"] < HAIR_LIKE:
+            return "rejected: hair"  # a dark gap among facial hairs (moustache, stubble)
+        return ""
+
     # Field density (freckles) counts only clearly visible spots.
     all_xy = np.array([(c["cx"], c["cy"]) for c in cand[:n_base] if c["z"] >= FIELD_Z]
                       or np.zeros((0, 2)))
@@ -623,24 +669,30 @@ def _localize_box(crop: np.ndarray, lab: np.ndarray, regions: FaceRegions, u: fl
         """Clearly visible candidates near ``c``."""
         return _count_near(all_xy, c)
 
+    def _brown(c: dict) -> bool:
+        """At least as much darker as redder (BROWN_DARK_PER_RED), or melanin's hue
+        (yellowing b at least 0.8x the reddening a); haemoglobin (acne) reddens a more
+        than b. Not as dark as a mole."""
+        return bool((c["d"] >= BROWN_DARK_PER_RED * c["red"] or c["yel"] >= 0.8 * c["red"])
+                    and c["d"] < 16.0)
+
+    def _freckle(c: dict) -> bool:
+        """A small brown spot in a field of many."""
+        if not _brown(c):
+            return False
+        r_rel = c["r"] / u
+        dense = _count_near(field_xy, c) >= FIELD_COUNT  # of spots that are not red
+        return bool((r_rel < 0.012 and (_neighbours(c) >= 5 or dense))
+                    or (r_rel < FRECKLE_MAX_R and dense and c["yel"] >= c["red"]))
+
+    def _melanin(c: dict) -> bool:
+        """Brown both ways: darker than redder and yellower by 0.8x its reddening."""
+        return bool(_brown(c) and c["d"] >= BROWN_DARK_PER_RED * c["red"]
+                    and c["yel"] >= 0.8 * c["red"])
+
     instances: list[CropInstance] = []
     maps = {t: np.zeros((H, W), np.float32) for t in IMPERFECTION_TYPES}
     loose = np.zeros((H, W), np.float32)  # footprints of spots left as not contained
-    # Spots are not looked for where 3-D shading dominates: beside the eyes and in the
-    # nose's side walls and nostril shadows.
-    shade = dilate_local(regions.masks["eyes"] > 0.5, cv2.getStructuringElement(
-        cv2.MORPH_ELLIPSE, (int(0.06 * u) | 1,) * 2))
-    # Around the lips, the mouth corners' folds and the lip line are shading too.
-    shade |= dilate_local((regions.masks["lips"] + regions.masks["mouth_interior"]) > 0.5,
-                          cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (int(0.07 * u) | 1,) * 2))
-    # Nose darkness is shading only on the nose's lower part (its tip, wings and
-    # nostrils); a dark spot on the bridge or the upper sides is a spot. The crop is
-    # upright, so "lower" is along its rows.
-    nose_m = regions.masks["nose"] > 0.5
-    rows_n = np.flatnonzero(nose_m.any(axis=1))
-    if rows_n.size:
-        nose_m[:int(rows_n[0] + NOSE_SHADE_FROM * (rows_n[-1] - rows_n[0]))] = False
-
     def _contrast(c: dict) -> float:
         """The spot's contrast (L* darker + 0.8 a* redder) that bounds its fill.
 
@@ -657,34 +709,26 @@ def _localize_box(crop: np.ndarray, lab: np.ndarray, regions: FaceRegions, u: fl
         r_bg = float(np.maximum(-dev[..., 1][m], 0.0).max())
         return max(own, d_bg + 0.8 * r_bg)
 
+    # A freckled face: the freckles found in fields (as visible as a reported kept spot)
+    # number at least FRECKLED_FACE.
+    # On it, a spot of freckle size and melanin's hue is a freckle outside the dense
+    # patches too (the sparser freckles of the jaw and the chin).
+    for c in cand:
+        c["structure"] = _structure(c)
+    n_freckle = sum(1 for c in cand
+                    if not c["structure"] and c["z"] >= k_hi and _freckle(c))
+    freckled = n_freckle >= FRECKLED_FACE
+    if debug is not None:
+        debug["freckle_candidates"] = n_freckle
+
     hosts: list[tuple[int, float, float, float]] = []  # (instance index, x, y, r)
     for c in cand:
+        c["decision"] = c["structure"]
+        if c["structure"]:
+            continue
         r_rel = c["r"] / u
-        c["decision"] = "rejected: line"
-        if c["elong"] > 3.5 and max(c["w"], c["h"]) > 0.035 * u:
-            continue  # a line, handled by the wrinkle map
-        is_red = c["red"] >= 1.6 and c["red"] >= 0.35 * c["d"]
-        cxi, cyi = int(round(c["cx"])), int(round(c["cy"]))
-        c["decision"] = "rejected: shading"
-        if shade[cyi, cxi] or (not is_red and (c["elong"] > 2.2 or nose_m[cyi, cxi])):
-            continue  # beside the eye, or elongated / nose darkness: shading, not a spot
-        c["decision"] = "rejected: lower nose"
-        if nose_m[cyi, cxi] and c["T"] < k_mf:
-            continue  # the lower nose's own redness and shading, faint against its texture
-        c["decision"] = "rejected: border"
-        if not is_red and dist_edge[cyi, cxi] < DARK_BORDER * u:
-            continue  # darkness at the skin's border: a hair, a brow's edge, an eye's corner
-        c["decision"] = "rejected: hair"
-        if not is_red and c["busy"] > HAIR_BUSY and c["like"] < HAIR_LIKE:
-            continue  # a dark gap among facial hairs (a moustache, stubble), not a spot
-        # Freckles: small brown spots in a field of many. Brown = at least as much darker
-        # as redder (BROWN_DARK_PER_RED), or melanin's hue (yellowing b at least 0.8x the
-        # reddening a); haemoglobin (acne) reddens a more than b.
-        brown = c["d"] >= BROWN_DARK_PER_RED * c["red"] or c["yel"] >= 0.8 * c["red"]
-        dense = _count_near(field_xy, c) >= FIELD_COUNT  # of spots that are not red
-        if brown and c["d"] < 16.0 and (
-                (r_rel < 0.012 and (_neighbours(c) >= 5 or dense))
-                or (r_rel < 0.022 and dense and c["yel"] >= c["red"])):
+        is_red = _is_red(c)
+        if _freckle(c) or (freckled and _melanin(c) and r_rel < FRECKLE_MAX_R):
             typ = "freckle"
         elif is_red:
             raised = c["lstd"] > 2.2 * s_tex
