@@ -207,6 +207,9 @@ NOSE_SHADE_FROM = 0.7
 #: unchanged; planted recall 0.831 -> 0.833).
 BROWN_DARK_PER_RED = 1.0
 
+#: Melanin's hue: a brown spot yellows (b*) by at least this fraction of its
+#: reddening (a*); haemoglobin (acne) reddens a* more than b*.
+MELANIN_YEL_PER_RED = 0.8
 #: Largest freckle, in face sizes (radius).
 FRECKLE_MAX_R = 0.022
 #: A face with at least this many spots found as freckles in freckle fields is a
@@ -671,10 +674,10 @@ def _localize_box(crop: np.ndarray, lab: np.ndarray, regions: FaceRegions, u: fl
 
     def _brown(c: dict) -> bool:
         """At least as much darker as redder (BROWN_DARK_PER_RED), or melanin's hue
-        (yellowing b at least 0.8x the reddening a); haemoglobin (acne) reddens a more
-        than b. Not as dark as a mole."""
-        return bool((c["d"] >= BROWN_DARK_PER_RED * c["red"] or c["yel"] >= 0.8 * c["red"])
-                    and c["d"] < 16.0)
+        (yellowing b at least MELANIN_YEL_PER_RED x the reddening a); haemoglobin (acne)
+        reddens a more than b. Not as dark as a mole."""
+        return bool((c["d"] >= BROWN_DARK_PER_RED * c["red"]
+                     or c["yel"] >= MELANIN_YEL_PER_RED * c["red"]) and c["d"] < 16.0)
 
     def _freckle(c: dict) -> bool:
         """A small brown spot in a field of many."""
@@ -686,9 +689,9 @@ def _localize_box(crop: np.ndarray, lab: np.ndarray, regions: FaceRegions, u: fl
                     or (r_rel < FRECKLE_MAX_R and dense and c["yel"] >= c["red"]))
 
     def _melanin(c: dict) -> bool:
-        """Brown both ways: darker than redder and yellower by 0.8x its reddening."""
-        return bool(_brown(c) and c["d"] >= BROWN_DARK_PER_RED * c["red"]
-                    and c["yel"] >= 0.8 * c["red"])
+        """Brown both ways: darker than redder and of melanin's hue; not a mole."""
+        return bool(c["d"] >= BROWN_DARK_PER_RED * c["red"] and c["d"] < 16.0
+                    and c["yel"] >= MELANIN_YEL_PER_RED * c["red"])
 
     instances: list[CropInstance] = []
     maps = {t: np.zeros((H, W), np.float32) for t in IMPERFECTION_TYPES}
@@ -710,13 +713,12 @@ def _localize_box(crop: np.ndarray, lab: np.ndarray, regions: FaceRegions, u: fl
         return max(own, d_bg + 0.8 * r_bg)
 
     # A freckled face: the freckles found in fields (as visible as a reported kept spot)
-    # number at least FRECKLED_FACE.
-    # On it, a spot of freckle size and melanin's hue is a freckle outside the dense
-    # patches too (the sparser freckles of the jaw and the chin).
+    # number at least FRECKLED_FACE. On it, a spot of freckle size and melanin's hue is
+    # a freckle outside the dense patches too (the sparser freckles of jaw and chin).
     for c in cand:
         c["structure"] = _structure(c)
-    n_freckle = sum(1 for c in cand
-                    if not c["structure"] and c["z"] >= k_hi and _freckle(c))
+        c["in_field"] = not c["structure"] and _freckle(c)
+    n_freckle = sum(1 for c in cand if c["in_field"] and c["z"] >= k_hi)
     freckled = n_freckle >= FRECKLED_FACE
     if debug is not None:
         debug["freckle_candidates"] = n_freckle
@@ -728,7 +730,7 @@ def _localize_box(crop: np.ndarray, lab: np.ndarray, regions: FaceRegions, u: fl
             continue
         r_rel = c["r"] / u
         is_red = _is_red(c)
-        if _freckle(c) or (freckled and _melanin(c) and r_rel < FRECKLE_MAX_R):
+        if c["in_field"] or (freckled and _melanin(c) and r_rel < FRECKLE_MAX_R):
             typ = "freckle"
         elif is_red:
             raised = c["lstd"] > 2.2 * s_tex
