@@ -65,3 +65,23 @@ def test_overrides_parse_json_values():
                                    "data.synthetic_dirs=[\"a\", \"b\"]"])
     assert cfg.model.enc_channels == (8, 8, 16, 16)
     assert cfg.train.amp == "off" and cfg.data.synthetic_dirs == ["a", "b"]
+
+
+@pytest.mark.parametrize("text, suffix", [("[1, 2]", ".json"), ("\"tiny\"", ".json"),
+                                          ("- a\n- b\n", ".yaml")])
+@pytest.mark.parametrize("loader", ["retouchformer", "restore"])
+def test_a_config_file_that_is_not_a_mapping_is_named(tmp_path, text, suffix, loader):
+    # Both experiments read configs through one loader (learn.config.read_config); the
+    # RetouchFormer one used to end in "unexpected TypeError" on a top-level list.
+    if suffix == ".yaml":
+        pytest.importorskip("yaml")
+    if loader == "restore":
+        from retouch.learn.restore.config import load_config as load
+    else:
+        load = load_config
+    f = tmp_path / f"c{suffix}"
+    f.write_text(text)
+    with pytest.raises(InvalidInputError, match="a config must be a mapping of sections"):
+        load(f)
+    with pytest.raises(InvalidInputError, match="config base 'nope' is not a preset"):
+        load({"base": "nope"})

@@ -23,9 +23,10 @@ that names them, so a typo never silently trains the wrong model.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from ..errors import InvalidInputError
 
@@ -224,23 +225,88 @@ class TrainConfig:
     init_from: str | None = None
 
 
+_C = TypeVar("_C", bound="ExperimentConfig")
+
+
+class ExperimentConfig:
+    """What every experiment's top-level config shares (a dataclass of dataclass sections).
+
+    Subclasses are ``@dataclass`` classes whose fields are the sections; they define
+    :meth:`check`.
+    """
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready nested dict (tuples become lists)."""
+        return json.loads(json.dumps(asdict(self)))  # type: ignore[call-overload]
+
+    @classmethod
+    def from_dict(cls: type[_C], d: dict[str, Any]) -> _C:
+        """Inverse of :meth:`to_dict`; missing keys take the class defaults."""
+        return _build(cls, d, "")
+
+    def check(self) -> None:
+        """Validate every section; raises :class:`InvalidInputError`."""
+        raise NotImplementedError
+
+
+def read_config(source: str | Path | dict[str, Any], cls: type[_C],
+                presets: Mapping[str, Callable[[], _C]], default_base: str,
+                prepare_base: Callable[[dict[str, Any], dict[str, Any]], None] | None = None,
+                ) -> _C:
+    """A checked ``cls`` from a preset name, a ``.yaml``/``.yml``/``.json`` file, or a dict.
+
+    A file or dict may hold a top-level ``base`` (a key of ``presets``, default
+    ``default_base``) and any subset of the sections; unspecified keys keep the
+    base's values. ``prepare_base(base, raw)``, if given, may edit the base's dict
+    before the file's values are merged into it (for keys replaced as a whole).
+    Anything else (a missing file, another suffix, a file that is not a mapping, an
+    unknown key or preset, a value :meth:`ExperimentConfig.check` refuses) raises
+    :class:`InvalidInputError`.
+    """
+    if isinstance(source, dict):
+        raw: Any = dict(source)
+    elif str(source) in presets and not Path(source).exists():
+        cfg = presets[str(source)]()
+        cfg.check()
+        return cfg
+    else:
+        path = Path(source)
+        if not path.is_file():
+            raise InvalidInputError(
+                f"{path}: config not found (give a .yaml/.json file or one of the presets "
+                f"{', '.join(presets)})")
+        text = path.read_text(encoding="utf-8")
+        if path.suffix.lower() in (".yaml", ".yml"):
+            from ._deps import require
+
+            yaml = require("yaml", f"reading {path}")
+            raw = yaml.safe_load(text) or {}
+        elif path.suffix.lower() == ".json":
+            raw = json.loads(text)
+        else:
+            raise InvalidInputError(f"{path}: config must end in .yaml, .yml or .json")
+    if not isinstance(raw, dict):
+        raise InvalidInputError(f"{source}: a config must be a mapping of sections")
+    base_name = raw.pop("base", default_base)
+    if base_name not in presets:
+        raise InvalidInputError(f"config base {base_name!r} is not a preset; expected one of "
+                                f"{', '.join(presets)}")
+    base = presets[base_name]().to_dict()
+    if prepare_base is not None:
+        prepare_base(base, raw)
+    cfg = cls.from_dict(_merge(base, raw))
+    cfg.check()
+    return cfg
+
+
 @dataclass
-class RetouchFormerConfig:
+class RetouchFormerConfig(ExperimentConfig):
     """The whole experiment (what ``retouch train retouchformer CONFIG`` reads)."""
 
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
     loss: LossConfig = field(default_factory=LossConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready nested dict (tuples become lists)."""
-        return json.loads(json.dumps(asdict(self)))
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> RetouchFormerConfig:
-        """Inverse of :meth:`to_dict`; missing keys take the class defaults."""
-        return _build(cls, d, "")
 
     def check(self) -> None:
         """Validate every section; raises :class:`InvalidInputError`."""
@@ -304,40 +370,13 @@ PRESETS = {"tiny": tiny, "paper512": paper512}
 
 
 def load_config(source: str | Path | dict[str, Any]) -> RetouchFormerConfig:
-    """A config from a preset name, a ``.yaml``/``.yml``/``.json`` file, or a dict.
+    """A checked config from a preset name, a ``.yaml``/``.yml``/``.json`` file, or a dict.
 
     A file or dict may hold a top-level ``base`` (a preset name, default
     ``paper512``) and any subset of the sections; unspecified keys keep the
-    base's values.
+    base's values (:func:`read_config`).
     """
-    if isinstance(source, dict):
-        raw = dict(source)
-    elif str(source) in PRESETS and not Path(source).exists():
-        return PRESETS[str(source)]()
-    else:
-        path = Path(source)
-        if not path.is_file():
-            raise InvalidInputError(
-                f"{path}: config not found (give a .yaml/.json file or one of the presets "
-                f"{', '.join(PRESETS)})")
-        text = path.read_text(encoding="utf-8")
-        if path.suffix.lower() in (".yaml", ".yml"):
-            from ._deps import require
-
-            yaml = require("yaml", f"reading {path}")
-            raw = yaml.safe_load(text) or {}
-        elif path.suffix.lower() == ".json":
-            raw = json.loads(text)
-        else:
-            raise InvalidInputError(f"{path}: config must end in .yaml, .yml or .json")
-    base_name = raw.pop("base", "paper512")
-    if base_name not in PRESETS:
-        raise InvalidInputError(f"config base {base_name!r} is not a preset; expected one of "
-                                f"{', '.join(PRESETS)}")
-    merged = _merge(PRESETS[base_name]().to_dict(), raw)
-    cfg = RetouchFormerConfig.from_dict(merged)
-    cfg.check()
-    return cfg
+    return read_config(source, RetouchFormerConfig, PRESETS, "paper512")
 
 
 def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:

@@ -18,7 +18,6 @@ Presets:
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -26,7 +25,7 @@ from typing import Any
 
 from ...degrade import HARD_RANGES, STANDARD_RANGES, DegradationRanges
 from ...errors import InvalidInputError
-from ..config import Framing, _build, _merge
+from ..config import ExperimentConfig, Framing, read_config
 
 #: Named degradation ranges accepted by ``data.ranges``.
 RANGES = {"standard": STANDARD_RANGES, "hard": HARD_RANGES}
@@ -229,22 +228,13 @@ class RestoreTrainConfig:
 
 
 @dataclass
-class RestoreConfig:
+class RestoreConfig(ExperimentConfig):
     """The whole experiment (what ``retouch train restore CONFIG`` reads)."""
 
     model: RestoreModelConfig = field(default_factory=RestoreModelConfig)
     data: RestoreDataConfig = field(default_factory=RestoreDataConfig)
     loss: RestoreLossConfig = field(default_factory=RestoreLossConfig)
     train: RestoreTrainConfig = field(default_factory=RestoreTrainConfig)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready nested dict (tuples become lists)."""
-        return json.loads(json.dumps(asdict(self)))
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> RestoreConfig:
-        """Inverse of :meth:`to_dict`; missing keys take the class defaults."""
-        return _build(cls, d, "")
 
     def check(self) -> None:
         """Validate every section; raises :class:`InvalidInputError`."""
@@ -290,42 +280,15 @@ PRESETS = {"tiny": tiny, "vspbfr512": vspbfr512}
 
 
 def load_config(source: str | Path | dict[str, Any]) -> RestoreConfig:
-    """A config from a preset name, a ``.yaml``/``.yml``/``.json`` file, or a dict.
+    """A checked config from a preset name, a ``.yaml``/``.yml``/``.json`` file, or a dict.
 
     A file or dict may hold a top-level ``base`` (a preset name, default
-    ``vspbfr512``) and any subset of the sections.
+    ``vspbfr512``) and any subset of the sections (:func:`~retouch.learn.config.read_config`);
+    ``data.range_overrides`` is replaced as a whole, not merged.
     """
-    if isinstance(source, dict):
-        raw = dict(source)
-    elif str(source) in PRESETS and not Path(source).exists():
-        cfg = PRESETS[str(source)]()
-        cfg.check()
-        return cfg
-    else:
-        path = Path(source)
-        if not path.is_file():
-            raise InvalidInputError(
-                f"{path}: config not found (give a .yaml/.json file or one of the presets "
-                f"{', '.join(PRESETS)})")
-        text = path.read_text(encoding="utf-8")
-        if path.suffix.lower() in (".yaml", ".yml"):
-            from .._deps import require
+    return read_config(source, RestoreConfig, PRESETS, "vspbfr512", _replace_range_overrides)
 
-            yaml = require("yaml", f"reading {path}")
-            raw = yaml.safe_load(text) or {}
-        elif path.suffix.lower() == ".json":
-            raw = json.loads(text)
-        else:
-            raise InvalidInputError(f"{path}: config must end in .yaml, .yml or .json")
-    if not isinstance(raw, dict):
-        raise InvalidInputError(f"{source}: a config must be a mapping of sections")
-    base_name = raw.pop("base", "vspbfr512")
-    if base_name not in PRESETS:
-        raise InvalidInputError(f"config base {base_name!r} is not a preset; expected one of "
-                                f"{', '.join(PRESETS)}")
-    base = PRESETS[base_name]().to_dict()
+
+def _replace_range_overrides(base: dict[str, Any], raw: dict[str, Any]) -> None:
     if isinstance(raw.get("data"), dict) and "range_overrides" in raw["data"]:
-        base["data"]["range_overrides"] = None   # replaced as a whole, not merged
-    cfg = RestoreConfig.from_dict(_merge(base, raw))
-    cfg.check()
-    return cfg
+        base["data"]["range_overrides"] = None
