@@ -85,3 +85,22 @@ def test_a_config_file_that_is_not_a_mapping_is_named(tmp_path, text, suffix, lo
         load(f)
     with pytest.raises(InvalidInputError, match="config base 'nope' is not a preset"):
         load({"base": "nope"})
+
+
+@pytest.mark.parametrize("text, suffix, match", [
+    ("{bad", ".json", r"not valid JSON: .*\(line 1, column 2\)"),
+    ("a: [1\n", ".yaml", r"not valid YAML: .*\(line 2, column 1\)"),
+    (b"\xff\xfe\x00bad", ".json", "not UTF-8 text"),
+])
+def test_a_config_file_that_does_not_parse_is_one_line_of_bad_input(tmp_path, text, suffix,
+                                                                    match):
+    if suffix == ".yaml":
+        pytest.importorskip("yaml")
+    f = tmp_path / f"c{suffix}"
+    if isinstance(text, bytes):
+        f.write_bytes(text)
+    else:
+        f.write_text(text)
+    with pytest.raises(InvalidInputError, match=match) as e:
+        load_config(f)
+    assert "\n" not in str(e.value)

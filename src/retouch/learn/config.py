@@ -275,16 +275,7 @@ def read_config(source: str | Path | dict[str, Any], cls: type[_C],
             raise InvalidInputError(
                 f"{path}: config not found (give a .yaml/.json file or one of the presets "
                 f"{', '.join(presets)})")
-        text = path.read_text(encoding="utf-8")
-        if path.suffix.lower() in (".yaml", ".yml"):
-            from ._deps import require
-
-            yaml = require("yaml", f"reading {path}")
-            raw = yaml.safe_load(text) or {}
-        elif path.suffix.lower() == ".json":
-            raw = json.loads(text)
-        else:
-            raise InvalidInputError(f"{path}: config must end in .yaml, .yml or .json")
+        raw = _parse(path)
     if not isinstance(raw, dict):
         raise InvalidInputError(f"{source}: a config must be a mapping of sections")
     base_name = raw.pop("base", default_base)
@@ -297,6 +288,33 @@ def read_config(source: str | Path | dict[str, Any], cls: type[_C],
     cfg = cls.from_dict(_merge(base, raw))
     cfg.check()
     return cfg
+
+
+def _parse(path: Path) -> Any:
+    """The YAML or JSON document in ``path``; a file that does not parse is bad input."""
+    suffix = path.suffix.lower()
+    if suffix not in (".yaml", ".yml", ".json"):
+        raise InvalidInputError(f"{path}: config must end in .yaml, .yml or .json")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise InvalidInputError(f"{path}: config is not UTF-8 text") from None
+    if suffix == ".json":
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as e:
+            raise InvalidInputError(f"{path}: not valid JSON: {e.msg} (line {e.lineno}, "
+                                    f"column {e.colno})") from None
+    from ._deps import require
+
+    yaml = require("yaml", f"reading {path}")
+    try:
+        return yaml.safe_load(text) or {}
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        what = getattr(e, "problem", None) or str(e).splitlines()[0]
+        raise InvalidInputError(f"{path}: not valid YAML: {what}{where}") from None
 
 
 @dataclass
