@@ -104,3 +104,13 @@ def test_a_config_file_that_does_not_parse_is_one_line_of_bad_input(tmp_path, te
     with pytest.raises(InvalidInputError, match=match) as e:
         load_config(f)
     assert "\n" not in str(e.value)
+
+
+def test_a_whole_key_replaces_the_base_mapping_others_merge():
+    from retouch.learn.config import _merge
+
+    base = {"data": {"blemish_counts": {"acne": 4, "mole": 1}, "flip": True, "prep_size": 128}}
+    over = {"data": {"blemish_counts": {"acne": 9}, "flip": False}}
+    merged = _merge(base, over, frozenset({"data.blemish_counts"}))
+    assert merged == {"data": {"blemish_counts": {"acne": 9}, "flip": False, "prep_size": 128}}
+    assert _merge(base, over)["data"]["blemish_counts"] == {"acne": 9, "mole": 1}

@@ -237,7 +237,7 @@ class ExperimentConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready nested dict (tuples become lists)."""
-        return json.loads(json.dumps(asdict(self)))  # type: ignore[call-overload]
+        return json.loads(json.dumps(asdict(self)))
 
     @classmethod
     def from_dict(cls: type[_C], d: dict[str, Any]) -> _C:
@@ -251,14 +251,13 @@ class ExperimentConfig:
 
 def read_config(source: str | Path | dict[str, Any], cls: type[_C],
                 presets: Mapping[str, Callable[[], _C]], default_base: str,
-                prepare_base: Callable[[dict[str, Any], dict[str, Any]], None] | None = None,
-                ) -> _C:
+                whole: frozenset[str] = frozenset()) -> _C:
     """A checked ``cls`` from a preset name, a ``.yaml``/``.yml``/``.json`` file, or a dict.
 
     A file or dict may hold a top-level ``base`` (a key of ``presets``, default
     ``default_base``) and any subset of the sections; unspecified keys keep the
-    base's values. ``prepare_base(base, raw)``, if given, may edit the base's dict
-    before the file's values are merged into it (for keys replaced as a whole).
+    base's values; a mapping-valued key named in ``whole`` (dotted, e.g.
+    ``"data.blemish_counts"``) is replaced as a whole instead of merged key by key.
     Anything else (a missing file, another suffix, a file that is not a mapping, an
     unknown key or preset, a value :meth:`ExperimentConfig.check` refuses) raises
     :class:`InvalidInputError`.
@@ -282,10 +281,7 @@ def read_config(source: str | Path | dict[str, Any], cls: type[_C],
     if base_name not in presets:
         raise InvalidInputError(f"config base {base_name!r} is not a preset; expected one of "
                                 f"{', '.join(presets)}")
-    base = presets[base_name]().to_dict()
-    if prepare_base is not None:
-        prepare_base(base, raw)
-    cfg = cls.from_dict(_merge(base, raw))
+    cfg = cls.from_dict(_merge(presets[base_name]().to_dict(), raw, whole))
     cfg.check()
     return cfg
 
@@ -394,14 +390,18 @@ def load_config(source: str | Path | dict[str, Any]) -> RetouchFormerConfig:
     ``paper512``) and any subset of the sections; unspecified keys keep the
     base's values (:func:`read_config`).
     """
-    return read_config(source, RetouchFormerConfig, PRESETS, "paper512")
+    return read_config(source, RetouchFormerConfig, PRESETS, "paper512",
+                       whole=frozenset({"data.blemish_counts"}))
 
 
-def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+def _merge(base: dict[str, Any], over: dict[str, Any], whole: frozenset[str] = frozenset(),
+           where: str = "") -> dict[str, Any]:
+    """``base`` with ``over``'s values; nested mappings merge, except dotted keys in ``whole``."""
     out = dict(base)
     for k, v in over.items():
-        if isinstance(v, dict) and isinstance(out.get(k), dict) and k != "blemish_counts":
-            out[k] = _merge(out[k], v)
+        key = f"{where}.{k}" if where else k
+        if isinstance(v, dict) and isinstance(out.get(k), dict) and key not in whole:
+            out[k] = _merge(out[k], v, whole, key)
         else:
             out[k] = v
     return out

@@ -286,9 +286,5 @@ def load_config(source: str | Path | dict[str, Any]) -> RestoreConfig:
     ``vspbfr512``) and any subset of the sections (:func:`~retouch.learn.config.read_config`);
     ``data.range_overrides`` is replaced as a whole, not merged.
     """
-    return read_config(source, RestoreConfig, PRESETS, "vspbfr512", _replace_range_overrides)
-
-
-def _replace_range_overrides(base: dict[str, Any], raw: dict[str, Any]) -> None:
-    if isinstance(raw.get("data"), dict) and "range_overrides" in raw["data"]:
-        base["data"]["range_overrides"] = None
+    return read_config(source, RestoreConfig, PRESETS, "vspbfr512",
+                       whole=frozenset({"data.range_overrides"}))
