@@ -439,6 +439,31 @@ def recall_by_region(rows: list[dict[str, Any]], min_visibility: float = VISIBIL
     return out
 
 
+def recall_by_image(rows: list[dict[str, Any]], min_visibility: float = VISIBILITY_BINS[0]
+                    ) -> list[dict[str, Any]]:
+    """Recall per photo over its seeds, lowest first (ties by name): where the misses
+    concentrate. Also the face size (px, from the planting's skin mask), the median
+    visibility of its spots and the recall over those at least ``min_visibility``
+    visible. Rows without planted spots are left out."""
+    by: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        if r.get("found"):
+            by.setdefault(r["image"], []).append(r)
+    out = []
+    for name, rs in by.items():
+        found = [f for r in rs for f in r["found"]]
+        vis = [v for r in rs for v in r.get("visibility", [])]
+        vis_found = [f for f, v in zip(found, vis, strict=False) if v >= min_visibility]
+        out.append({
+            "image": name, "runs": len(rs), "face_size_px": float(rs[0]["face_size_px"]),
+            "planted": len(found), "recall": float(np.mean(found)),
+            "median_visibility": float(np.median(vis)) if vis else None,
+            "planted_visible": len(vis_found),
+            "recall_visible": float(np.mean(vis_found)) if vis_found else None,
+        })
+    return sorted(out, key=lambda b: (b["recall"], b["image"]))
+
+
 def dilated_gt(planted: PlantedBlemishes) -> np.ndarray:
     """Union of instance masks, each dilated by ``max(3, 0.5 * radius)`` px."""
     out = np.zeros_like(planted.union_mask)
@@ -649,6 +674,7 @@ def run_planted(
         "recall_by_visibility": recall_by_visibility(rows),
         "recall_by_type": recall_by_type(rows),
         "recall_by_region": recall_by_region(rows),
+        "recall_by_image": recall_by_image(rows),
         "misses_by_reason": misses_by_reason(rows) if why_missed else None,
         "confusion": confusion,
         "false_positives_by_type": false_pos,
@@ -855,6 +881,23 @@ def markdown(planted: dict[str, Any] | None, pair: dict[str, Any] | None) -> str
             for b in planted["recall_by_region"]:
                 lines.append(f"| {b['region']} | {b['planted']} | {_fmt(b['recall'])} | "
                              f"{b['planted_visible']} | {_fmt(b['recall_visible'])} |")
+        if planted.get("recall_by_image"):
+            lines += [
+                "",
+                "### Recall by photo",
+                "",
+                "Each clean photo over its seeds, lowest recall first; face size in pixels "
+                "(the planting's skin mask), the median visibility of its planted spots, and "
+                f"'visible': visibility >= {VISIBILITY_BINS[0]:g}.",
+                "",
+                "| photo | face size | planted | recall | median visibility "
+                "| planted, visible | recall, visible |",
+                "|---|---:|---:|---:|---:|---:|---:|",
+            ]
+            lines += [f"| {b['image']} | {b['face_size_px']:.0f} | {b['planted']} | "
+                      f"{_fmt(b['recall'])} | {_fmt(b['median_visibility'], 1)} | "
+                      f"{b['planted_visible']} | {_fmt(b['recall_visible'])} |"
+                      for b in planted["recall_by_image"]]
         if planted.get("misses_by_reason"):
             lines += [
                 "",

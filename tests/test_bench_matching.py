@@ -17,6 +17,7 @@ from bench_blemish import (  # noqa: E402
     ideal_threshold,
     match_detections,
     miss_reason,
+    recall_by_image,
     recall_by_region,
     recall_by_type,
     recall_by_visibility,
@@ -106,6 +107,29 @@ def test_recall_by_region_groups_spots_in_a_fixed_order():
     assert [b["recall"] for b in out] == [0.5, 0.5, 1.0]
     assert [b["planted_visible"] for b in out] == [1, 1, 1]
     assert [b["recall_visible"] for b in out] == [1.0, 1.0, 1.0]
+
+
+def test_recall_by_image_pools_seeds_and_puts_the_weakest_photo_first():
+    """Per photo, over all its seeds: planted count, recall, median visibility and the
+    recall of the visible spots; lowest recall first; a row with nothing planted (a
+    photo whose face was not found) is left out."""
+    rows = [
+        {"image": "b.png", "face_size_px": 300.0, "found": [True, False],
+         "visibility": [9.0, 3.0]},
+        {"image": "a.png", "face_size_px": 180.0, "found": [True, True, True],
+         "visibility": [6.0, 7.0, 8.0]},
+        {"image": "b.png", "face_size_px": 300.0, "found": [False, True],
+         "visibility": [6.0, 2.0]},
+        {"image": "c.png", "face_size_px": 0.0, "found": [], "visibility": []},
+    ]
+    out = recall_by_image(rows)
+    assert [b["image"] for b in out] == ["b.png", "a.png"]
+    b, a = out
+    assert (b["runs"], b["planted"], b["recall"]) == (2, 4, 0.5)
+    assert b["median_visibility"] == 4.5
+    assert (b["planted_visible"], b["recall_visible"]) == (2, 0.5)
+    assert (a["runs"], a["planted"], a["recall"], a["recall_visible"]) == (1, 3, 1.0, 1.0)
+    assert a["face_size_px"] == 180.0
 
 
 def test_region_lookup_names_points_by_the_clean_photos_parse(load_rgb):
