@@ -9,7 +9,8 @@ Order of application (fixed, whatever the order of the operations):
    skin, shine, under-eye darkness) spanning several regions is instead *cut*
    out of a region excluded by its operation (``exclude_regions``) or kept by a
    later ``keep`` of regions, so no pixel of that region changes while the rest
-   of the area is treated;
+   of the area is treated; so is a spot whose centre lies outside such a region
+   but whose footprint reaches into it;
 3. region operations (``smooth`` / ``brighten`` of whole regions), per pixel the
    last operation covering it wins; ``keep`` of a region shields it;
 4. ``edit`` operations: :func:`retouch.edit.apply_edits`.
@@ -321,6 +322,23 @@ def _matches(op: Operation, f: Found) -> bool:
     return f.region not in op.exclude_regions
 
 
+def _reached(analysis: PhotoAnalysis, f: Found, regions: Sequence[str]) -> tuple[str, ...]:
+    """The named ``regions`` (sorted) whose cut margin a spot's footprint reaches into.
+
+    A spot is selected by its centre's region; its footprint can still reach into a
+    neighbouring region that an operation excludes or keeps. Those regions are cut
+    out of its treatment (:meth:`PhotoAnalysis.outside_mask`), like an area's.
+    """
+    names = tuple(sorted(set(regions) - {"skin"}))
+    if not names:
+        return ()
+    inst = analysis.face_analysis(f.face).localization.instances[f.index]
+    x, y, w, h = inst.support_xywh
+    foot = inst.alpha > 0
+    return tuple(r for r in names
+                 if np.any(foot & (analysis.outside_mask(f.face, (r,))[y:y + h, x:x + w] < 1)))
+
+
 def _partly_covered(f: Found, regions: Sequence[str]) -> bool:
     """Whether ``regions`` cover some, not all, of an area's regions (a cut, not a keep)."""
     return bool(f.areas) and bool(regions) and "skin" not in regions \
@@ -360,7 +378,8 @@ class Decision:
     Attributes:
         amount: treatment amount in ``[0, 1]`` (0 = left as found).
         clip: named regions the treatment is confined to (empty = its whole footprint).
-        cut: named regions cut out of an area's treatment (empty for spots).
+        cut: named regions cut out of the treatment: an area's excluded or later kept
+            regions, or those a spot's footprint reaches into (empty = none).
         op: index of the operation that decided the amount.
     """
 
@@ -405,9 +424,25 @@ def resolve(analysis: PhotoAnalysis, plan: Plan) -> Resolution:
                 # "... but leave my nose alone": the area stays treated elsewhere.
                 dec[f.id] = dc_replace(prev, cut=tuple(sorted({*prev.cut, *op.regions})))
                 continue
-            cut = tuple(sorted(set(op.exclude_regions) & set(f.areas)))
+            if f.areas:
+                cut = tuple(sorted(set(op.exclude_regions) & set(f.areas)))
+            else:
+                cut = _reached(analysis, f, op.exclude_regions)
             dec[f.id] = Decision(amt, clip, cut, i)
             touched.append(f.id)
+        if keep and op.regions and "skin" not in op.regions:
+            # "... but leave my cheek alone": a spot treated by an earlier operation
+            # whose footprint reaches into the kept regions is cut out of them.
+            chosen_ids = {f.id for f in chosen}
+            for fid, d in list(dec.items()):
+                f = analysis.instances[fid]
+                if (d.amount > 0 and fid not in chosen_ids and not f.areas
+                        and (op.faces is None or f.face in op.faces)
+                        and (not op.types or f.type in op.types)
+                        and f.type not in op.exclude_types):
+                    extra = _reached(analysis, f, op.regions)
+                    if extra:
+                        dec[fid] = dc_replace(d, cut=tuple(sorted({*d.cut, *extra})))
         reports.append(OpReport(i, op, matched=len(cands), touched=tuple(touched),
                                 by_type=dict(Counter(analysis.instances[t].type
                                                      for t in touched))))
