@@ -361,9 +361,34 @@ def miss_reason(center_xy: tuple[float, float], radius: float, inner: np.ndarray
     return str(best["decision"])
 
 
+def spot_significance(T: np.ndarray, center_xy: tuple[float, float], radius: float
+                      ) -> float | None:
+    """The largest matched-filter significance within a spot, noise sigmas.
+
+    ``T`` is the localizer's ``(H, W)`` significance map (``debug["T"]``, crop pixels),
+    ``center_xy`` the spot's centre ``(x, y)`` and ``radius`` its radius (at least 1.5
+    px is looked at), both in crop pixels. ``None`` when the disc misses the crop.
+    """
+    x, y = center_xy
+    r = max(1.5, float(radius))
+    H, W = T.shape
+    x0, x1 = max(0, int(np.floor(x - r))), min(W, int(np.ceil(x + r)) + 1)
+    y0, y1 = max(0, int(np.floor(y - r))), min(H, int(np.ceil(y + r)) + 1)
+    if x0 >= x1 or y0 >= y1:
+        return None
+    yy, xx = np.mgrid[y0:y1, x0:x1]
+    disc = (xx - x) ** 2 + (yy - y) ** 2 <= r * r
+    return float(T[y0:y1, x0:x1][disc].max()) if disc.any() else None
+
+
 def miss_reasons(image: np.ndarray, planted: PlantedBlemishes, found: Sequence[bool],
-                 sensitivity: float | None) -> list[str | None]:
-    """:func:`miss_reason` for each planted spot not found (``None`` for found ones).
+                 sensitivity: float | None
+                 ) -> tuple[list[str | None], list[float | None]]:
+    """:func:`miss_reason` for each planted spot not found (``None`` for found ones), and
+    whether its colour evidence was there: its :func:`spot_significance` over the
+    localizer's matched-filter threshold (``debug["k_mf"]``), the difference in noise
+    sigmas (>= 0: significant enough for a candidate of its own; a rule or the scorer
+    lost it).
 
     Runs retouch's own analysis of ``image`` (the face whose crop holds the spot; the
     built-in pipeline, whatever engine the benchmark ran).
@@ -375,20 +400,26 @@ def miss_reasons(image: np.ndarray, planted: PlantedBlemishes, found: Sequence[b
     pipe = RetouchPipeline() if sensitivity is None else RetouchPipeline(sensitivity=sensitivity)
     _, analyses = pipe.analyze(load_image(image), debug=debug)
     out: list[str | None] = []
+    margin: list[float | None] = []
     for pi, ok in zip(planted.instances, found, strict=True):
         if ok:
             out.append(None)
+            margin.append(None)
             continue
-        reason = "no face"
+        reason, m = "no face", None
         for fa, dbg in zip(analyses, debug, strict=True):
             al = fa.alignment
             (cx, cy), = al.to_crop(np.array([pi.center_xy]))
             if 0 <= cx < al.size and 0 <= cy < al.size:
                 reason = miss_reason((float(cx), float(cy)), pi.radius_px * al.scale,
                                      dbg["inner"], dbg["candidates"])
+                t = spot_significance(dbg["T"], (float(cx), float(cy)),
+                                      pi.radius_px * al.scale)
+                m = None if t is None else round(t - float(dbg["k_mf"]), 3)
                 break
         out.append(reason)
-    return out
+        margin.append(m)
+    return out, margin
 
 
 def region_lookup(clean: np.ndarray) -> Callable[[float, float], str] | None:
@@ -454,12 +485,14 @@ def recall_by_image(rows: list[dict[str, Any]], min_visibility: float = VISIBILI
         found = [f for r in rs for f in r["found"]]
         vis = [v for r in rs for v in r.get("visibility", [])]
         vis_found = [f for f, v in zip(found, vis, strict=False) if v >= min_visibility]
+        full = len(vis) == len(found)
         out.append({
             "image": name, "runs": len(rs), "face_size_px": float(rs[0]["face_size_px"]),
             "planted": len(found), "recall": float(np.mean(found)),
             "median_visibility": float(np.median(vis)) if vis else None,
             "planted_visible": len(vis_found),
             "recall_visible": float(np.mean(vis_found)) if vis_found else None,
+            "ideal": ideal_recall(vis, IDEAL_THRESHOLDS[0]) if full and vis else None,
         })
     return sorted(out, key=lambda b: (b["recall"], b["image"]))
 
@@ -647,7 +680,8 @@ def run_planted(
                 "seconds": round(secs, 3),
             }
             if why_missed:
-                row["miss_reason"] = miss_reasons(planted.image, planted, m.found, sensitivity)
+                row["miss_reason"], row["miss_significance_margin"] = miss_reasons(
+                    planted.image, planted, m.found, sensitivity)
             rows.append(row)
             print(
                 f"{path.name} seed {seed}: recall {_fmt(row['recall'])} precision "
@@ -686,11 +720,15 @@ def misses_by_reason(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Missed planted spots per :func:`miss_reason`, faint and visible, most first."""
     tally: dict[str, list[int]] = {}
     for r in rows:
-        for reason, vis in zip(r.get("miss_reason") or (), r["visibility"], strict=False):
+        reasons = r.get("miss_reason") or ()
+        margins = r.get("miss_significance_margin") or [None] * len(reasons)
+        for reason, vis, m in zip(reasons, r["visibility"], margins, strict=False):
             if reason is not None:
-                tally.setdefault(reason, [0, 0])[int(vis >= VISIBILITY_BINS[0])] += 1
-    return [{"reason": k, "faint": v[0], "visible": v[1]}
-            for k, v in sorted(tally.items(), key=lambda kv: (-sum(kv[1]), kv[0]))]
+                t = tally.setdefault(reason, [0, 0, 0])
+                t[int(vis >= VISIBILITY_BINS[0])] += 1
+                t[2] += int(m is not None and m >= 0.0)
+    return [{"reason": k, "faint": v[0], "visible": v[1], "significant": v[2]}
+            for k, v in sorted(tally.items(), key=lambda kv: (-kv[1][0] - kv[1][1], kv[0]))]
 
 
 def aggregate(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -887,15 +925,20 @@ def markdown(planted: dict[str, Any] | None, pair: dict[str, Any] | None) -> str
                 "### Recall by photo",
                 "",
                 "Each clean photo over its seeds, lowest recall first; face size in pixels "
-                "(the planting's skin mask), the median visibility of its planted spots, and "
-                f"'visible': visibility >= {VISIBILITY_BINS[0]:g}.",
+                "(the planting's skin mask), the median visibility of its planted spots, "
+                f"'visible': visibility >= {VISIBILITY_BINS[0]:g}, and the ideal reference "
+                f"at {IDEAL_THRESHOLDS[0]:g} sigmas (`ideal_recall`, above): a photo well "
+                "under it loses spots its colour evidence holds; one near it is at the "
+                "limit of what its faint spots allow.",
                 "",
-                "| photo | face size | planted | recall | median visibility "
-                "| planted, visible | recall, visible |",
-                "|---|---:|---:|---:|---:|---:|---:|",
+                "| photo | face size | planted | recall | ideal at "
+                f"{IDEAL_THRESHOLDS[0]:g} | median visibility | planted, visible "
+                "| recall, visible |",
+                "|---|---:|---:|---:|---:|---:|---:|---:|",
             ]
             lines += [f"| {b['image']} | {b['face_size_px']:.0f} | {b['planted']} | "
-                      f"{_fmt(b['recall'])} | {_fmt(b['median_visibility'], 1)} | "
+                      f"{_fmt(b['recall'])} | {_fmt(b.get('ideal'))} | "
+                      f"{_fmt(b['median_visibility'], 1)} | "
                       f"{b['planted_visible']} | {_fmt(b['recall_visible'])} |"
                       for b in planted["recall_by_image"]]
         if planted.get("misses_by_reason"):
@@ -908,13 +951,23 @@ def markdown(planted: dict[str, Any] | None, pair: dict[str, Any] | None) -> str
                 "candidate thresholds), `outside the skin`, a rejection rule, a kept type "
                 "(`freckle`, `mole`), `not contained`, or `reported` (a footprint the "
                 f"matching rule did not accept); 'visible': visibility >= "
-                f"{VISIBILITY_BINS[0]:g}.",
+                f"{VISIBILITY_BINS[0]:g}. 'Significant': the matched filter's significance "
+                "inside the spot reached the localizer's threshold for a candidate of its "
+                "own, so the colour evidence was there and a rule, the scorer or the "
+                "matching lost the spot; the others were too faint for this detector.",
                 "",
-                "| reason | missed, faint | missed, visible |",
-                "|---|---:|---:|",
+                "| reason | missed, faint | missed, visible | of which significant |",
+                "|---|---:|---:|---:|",
             ]
-            lines += [f"| {b['reason']} | {b['faint']} | {b['visible']} |"
+            lines += [f"| {b['reason']} | {b['faint']} | {b['visible']} | "
+                      f"{b.get('significant', 0)} |"
                       for b in planted["misses_by_reason"]]
+            n_sig = sum(b.get("significant", 0) for b in planted["misses_by_reason"])
+            n_all = sum(b["faint"] + b["visible"] for b in planted["misses_by_reason"])
+            n_pl = sum(len(r["found"]) for r in planted["rows"] if r.get("found"))
+            if n_pl:
+                lines += ["", f"Significant misses: {n_sig} of {n_all} ({n_sig / n_pl:.3f} "
+                          "of the planted spots)."]
         if planted["skipped"]:
             lines += ["", "Skipped:"]
             lines += [

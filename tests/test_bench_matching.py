@@ -17,10 +17,12 @@ from bench_blemish import (  # noqa: E402
     ideal_threshold,
     match_detections,
     miss_reason,
+    misses_by_reason,
     recall_by_image,
     recall_by_region,
     recall_by_type,
     recall_by_visibility,
+    spot_significance,
     spot_visibility,
 )
 
@@ -130,6 +132,39 @@ def test_recall_by_image_pools_seeds_and_puts_the_weakest_photo_first():
     assert (b["planted_visible"], b["recall_visible"]) == (2, 0.5)
     assert (a["runs"], a["planted"], a["recall"], a["recall_visible"]) == (1, 3, 1.0, 1.0)
     assert a["face_size_px"] == 180.0
+    # The ideal reference at 3.6 sigmas: Phi(v - 3.6) averaged over the photo's spots.
+    assert a["ideal"] == pytest.approx(ideal_recall([6.0, 7.0, 8.0], 3.6))
+    assert b["ideal"] == pytest.approx(ideal_recall([9.0, 3.0, 6.0, 2.0], 3.6))
+    assert 0.4 < b["ideal"] < 0.7 < a["ideal"]
+
+
+def test_spot_significance_is_the_peak_inside_the_spots_disc():
+    """The matched filter's largest significance inside a spot's disc (1.5 px at
+    least); a peak just outside the disc does not count, and a disc off the map gives
+    None."""
+    T = np.zeros((40, 40), np.float32)
+    T[20, 20] = 5.0  # the spot's own peak
+    T[20, 27] = 9.0  # a neighbour 7 px away
+    assert spot_significance(T, (20.2, 19.8), 3.0) == 5.0
+    assert spot_significance(T, (21.0, 20.0), 6.5) == 9.0  # the disc now reaches it
+    assert spot_significance(T, (20.0, 22.0), 0.5) == 0.0  # 1.5 px: misses the peak
+    assert spot_significance(T, (-10.0, -10.0), 3.0) is None
+
+
+def test_misses_by_reason_counts_the_significant_misses():
+    """A miss is significant when its margin over the matched filter's threshold is
+    0 or more; rows written before the margins were recorded count none."""
+    rows = [
+        {"visibility": [9.0, 3.0, 6.0, 2.0], "miss_reason": [None, "rejected: score",
+                                                             "rejected: score", "no candidate"],
+         "miss_significance_margin": [None, 0.4, -0.2, -1.5]},
+        {"visibility": [8.0], "miss_reason": ["freckle"]},
+    ]
+    out = {b["reason"]: b for b in misses_by_reason(rows)}
+    assert out["rejected: score"] == {"reason": "rejected: score", "faint": 1, "visible": 1,
+                                      "significant": 1}
+    assert out["no candidate"]["significant"] == 0
+    assert out["freckle"] == {"reason": "freckle", "faint": 0, "visible": 1, "significant": 0}
 
 
 def test_region_lookup_names_points_by_the_clean_photos_parse(load_rgb):
@@ -220,6 +255,14 @@ def test_why_missed_looks_the_misses_up_in_retouchs_own_analysis(faces_dir, tmp_
     assert reasons.count("reported") >= 12, reasons
     table = {b["reason"]: b["faint"] + b["visible"] for b in res["misses_by_reason"]}
     assert sum(table.values()) == 15 and table["reported"] == reasons.count("reported")
+    # The spots retouch itself reports have the colour evidence: margins >= 0 over the
+    # matched filter's threshold for most of them, and the table counts them.
+    margins = row["miss_significance_margin"]
+    assert len(margins) == 15 and all(isinstance(m, float) for m in margins)
+    sig = sum(m >= 0 for m in margins)
+    assert sig >= 10, margins
+    assert sum(b["significant"] for b in res["misses_by_reason"]) == sig
+    assert "of which significant" in text
 
 
 def test_the_scorer_fit_collects_labelled_candidates(faces_dir, tmp_path):

@@ -610,7 +610,7 @@ def _localize_box(crop: np.ndarray, lab: np.ndarray, regions: FaceRegions, u: fl
         debug.update(dL=dL, da=da, db=db, D=D, R=R, busy_L=busy_L, busy_a=busy_a, s_L=s_L,
                      s_a=s_a, s_tex=s_tex, k_hi=k_hi, u=u, candidates=cand, skipped=skipped,
                      strong=strong, z=z, skin=skin, inner=inner, smL=sm[..., 0], lbl=lbl,
-                     normal0=normal0, dist_edge=dist_edge, T=T)
+                     normal0=normal0, dist_edge=dist_edge, T=T, k_mf=k_mf)
 
     # 3. Classify.
     # Spots are not looked for where 3-D shading dominates: beside the eyes and in the
